@@ -1,0 +1,51 @@
+# soilmetal: `make demo` runs the whole workflow on the demo data, `make test` runs the tests.
+# Both install what is missing first (QGIS 3.22 and Python packages from Debian's archive).
+#
+# QGIS's Python bindings live in Debian's own interpreter, so every command names it: the
+# `python3` first on PATH may be another one that cannot import qgis.
+PYTHON ?= /usr/bin/python3
+# Debian's /usr/bin/qgis_process wrapper passes --noversioncheck, which 3.22's binary rejects.
+QGIS_PROCESS ?= /usr/bin/qgis_process.bin
+export PYTHON QGIS_PROCESS
+export QT_QPA_PLATFORM = offscreen
+export PYTHONDONTWRITEBYTECODE = 1
+
+PYTEST = $(PYTHON) -m pytest -q
+
+.PHONY: all deps test test-core test-algorithms test-cli demo demo-data package bench clean
+
+all: test
+
+deps:
+	@bash scripts/install_deps.sh
+
+# Three tiers, each its own process: core without QGIS, algorithms through processing.run,
+# and qgis_process as a user's script would call it.
+test: deps
+	$(PYTEST) tests/core
+	$(PYTEST) tests/algorithms
+	$(PYTEST) tests/cli
+
+test-core: deps
+	$(PYTEST) tests/core
+
+test-algorithms: deps
+	$(PYTEST) tests/algorithms
+
+test-cli: deps
+	$(PYTEST) tests/cli
+
+demo-data: deps
+	$(PYTHON) demo/generate_demo_data.py demo/data
+
+demo: deps demo-data
+	$(PYTHON) demo/run_demo.py --data demo/data --output demo-output
+
+package:
+	$(PYTHON) scripts/package.py --output dist
+
+bench: deps demo-data
+	$(PYTHON) bench/run_bench.py --output BENCHMARKS.md
+
+clean:
+	rm -rf dist demo-output .build

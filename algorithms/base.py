@@ -1,0 +1,211 @@
+"""Shared plumbing of every soilmetal algorithm: help, icon, tr, createInstance, and the
+conversions between Processing parameters and the plain values core/ works with."""
+
+import json
+import os
+from html import escape
+
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm,
+                       QgsProcessingException, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum, QgsRasterLayer, QgsWkbTypes)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.errors import SoilMetalError
+from ..core.monitor import Monitor
+from ..core.sampling import FactorSource, PointSet
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HELP_DIR = os.path.join(PLUGIN_DIR, "help")
+ICON_PATH = os.path.join(PLUGIN_DIR, "icons", "soilmetal.svg")
+
+GROUPS = {
+    "factors": ("factorpreparation", "Factor preparation"),
+    "modelling": ("modelling", "Modelling"),
+    "mapping": ("mappingandreporting", "Mapping and reporting"),
+}
+
+# Attribute fields taken as the sample identifier, in order of preference.
+ID_FIELD_CANDIDATES = ("sample_id", "SAMPLE_ID", "id", "ID", "Id", "name", "NAME")
+
+
+def load_help(algorithm_id):
+    """The help of one algorithm from help/<id>.json: description, parameters, outputs."""
+    path = os.path.join(HELP_DIR, f"{algorithm_id}.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class SoilMetalAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set ALGORITHM_ID, DISPLAY_NAME, GROUP and implement
+    initAlgorithm() and run(); SoilMetalError from core becomes QgsProcessingException."""
+
+    ALGORITHM_ID = ""
+    DISPLAY_NAME = ""
+    GROUP = "factors"
+
+    def name(self):
+        """Fixed, lowercase id (never translated)."""
+        return self.ALGORITHM_ID
+
+    def displayName(self):  # noqa: N802 (QGIS API name)
+        """Translated name shown in the toolbox."""
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        """Translated toolbox group."""
+        return self.tr(GROUPS[self.GROUP][1])
+
+    def groupId(self):  # noqa: N802 (QGIS API name)
+        """Fixed group id."""
+        return GROUPS[self.GROUP][0]
+
+    def tr(self, text):
+        """Translate text in the soilmetal context."""
+        return QCoreApplication.translate("soilmetal", text)
+
+    def createInstance(self):  # noqa: N802 (QGIS API name)
+        """A fresh instance of the same algorithm."""
+        return type(self)()
+
+    def icon(self):
+        """The plugin icon."""
+        return QIcon(ICON_PATH)
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API name)
+        """Path of the plugin's SVG icon."""
+        return ICON_PATH
+
+    def help_data(self):
+        """This algorithm's help, read from help/<id>.json."""
+        return load_help(self.ALGORITHM_ID)
+
+    def shortDescription(self):  # noqa: N802 (QGIS API name)
+        """First sentence of the description (tooltips, qgis_process list)."""
+        description = self.help_data().get("description", "")
+        return self.tr(description.split("\n")[0].split(". ")[0].rstrip(".") + ".")
+
+    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+        """HTML help: description, then one entry per parameter and output."""
+        data = self.help_data()
+        parts = [f"<p>{escape(paragraph)}</p>" for paragraph in
+                 data.get("description", "").split("\n\n") if paragraph.strip()]
+        for title, key in (("Parameters", "parameters"), ("Outputs", "outputs")):
+            entries = data.get(key, {})
+            if entries:
+                parts.append(f"<h3>{title}</h3><dl>")
+                for name, text in entries.items():
+                    parameter = self.parameterDefinition(name)
+                    if parameter is not None:
+                        text = self._parameter_help(parameter)
+                    parts.append(f"<dt><b>{escape(name)}</b></dt><dd>{escape(text)}</dd>")
+                parts.append("</dl>")
+        for paragraph in data.get("notes", []):
+            parts.append(f"<p><i>{escape(paragraph)}</i></p>")
+        return self.tr("".join(parts))
+
+    def _parameter_help(self, parameter):
+        """A parameter's help from help/<id>.json; enums get their options with indices, for scripts."""
+        data = self.help_data()
+        text = data.get("parameters", {}).get(parameter.name(), data.get("outputs", {}).get(parameter.name(), ""))
+        if isinstance(parameter, QgsProcessingParameterEnum):
+            options = "; ".join(f"{index}: {option}" for index, option in enumerate(parameter.options()))
+            text = f"{text} Options (index: meaning): {options}."
+        return text
+
+    def add_parameter(self, parameter, advanced=False):
+        """Add a parameter (or destination) with its help text from help/<id>.json."""
+        text = self._parameter_help(parameter)
+        if hasattr(parameter, "setHelp"):
+            parameter.setHelp(self.tr(text))
+        if advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(parameter)
+        return parameter
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        """Run the algorithm; a SoilMetalError becomes a QgsProcessingException with its message."""
+        try:
+            return self.run(parameters, context, feedback)
+        except SoilMetalError as error:
+            raise QgsProcessingException(str(error)) from None
+
+    def run(self, parameters, context, feedback):
+        """Subclasses: read parameters, call core, write outputs, return the output dict."""
+        raise NotImplementedError
+
+    # ---- conversions shared by the algorithms -------------------------------------------
+
+    @staticmethod
+    def monitor(feedback):
+        """A core Monitor that reports to the Processing feedback."""
+        if feedback is None:
+            return Monitor()
+        warn = getattr(feedback, "pushWarning", None) or (lambda text: feedback.reportError(text, False))
+        return Monitor(progress=feedback.setProgress, is_cancelled=feedback.isCanceled,
+                       info=feedback.pushInfo, warning=warn)
+
+    def factor_sources(self, parameters, name, context):
+        """The rasters of a multiple-layer parameter as FactorSource(path, layer name) items."""
+        layers = self.parameterAsLayerList(parameters, name, context)
+        if not layers:
+            raise QgsProcessingException(self.tr(
+                f"{name}: no raster given. Choose one or more factor rasters (from 'Spectral indices' "
+                "and 'Terrain factors')."))
+        sources = []
+        for layer in layers:
+            if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
+                raise QgsProcessingException(self.tr(
+                    f"{name}: layer '{layer.name()}' is not a raster file GDAL can read; save it as "
+                    "GeoTIFF first."))
+            sources.append(FactorSource(path=layer.source(), layer_name=layer.name()))
+        return sources
+
+    def raster_path(self, parameters, name, context):
+        """File path of a single raster parameter, or None when it is optional and empty."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            return None
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr(
+                f"{name}: layer '{layer.name()}' is not a raster file GDAL can read; save it as GeoTIFF first."))
+        return layer.source()
+
+    def read_points(self, parameters, points_name, field_name, context):
+        """The point features of a source as a PointSet: ids, coordinates, CRS and the numeric field."""
+        source = self.parameterAsSource(parameters, points_name, context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, points_name))
+        field = self.parameterAsString(parameters, field_name, context)
+        fields = source.fields()
+        index = fields.lookupField(field)
+        if index < 0:
+            available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
+            raise QgsProcessingException(self.tr(
+                f"{field_name}: the points have no field '{field}'. Numeric fields available: {available}."))
+        if not fields.at(index).isNumeric():
+            available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
+            raise QgsProcessingException(self.tr(
+                f"{field_name}: field '{field}' is of type {fields.at(index).typeName()}, not numeric. "
+                f"Choose the field that holds the measured content in mg/kg (numeric fields: {available}), "
+                "or convert it with the Field calculator (to_real)."))
+        id_index = next((fields.lookupField(n) for n in ID_FIELD_CANDIDATES if fields.lookupField(n) >= 0), -1)
+        ids, xs, ys, values = [], [], [], []
+        for feature in source.getFeatures():
+            geometry = feature.geometry()
+            if geometry is None or geometry.isEmpty():
+                continue
+            if QgsWkbTypes.geometryType(geometry.wkbType()) != QgsWkbTypes.PointGeometry:
+                raise QgsProcessingException(self.tr(
+                    f"{points_name}: the layer must hold points (sample locations), not "
+                    f"{QgsWkbTypes.displayString(geometry.wkbType())}."))
+            point = geometry.asPoint() if not geometry.isMultipart() else geometry.asMultiPoint()[0]
+            ids.append(str(feature[id_index]) if id_index >= 0 else str(feature.id()))
+            xs.append(point.x())
+            ys.append(point.y())
+            value = feature[index]
+            values.append(float(value) if value is not None and value == value and
+                          not (hasattr(value, "isNull") and value.isNull()) else float("nan"))
+        crs = source.sourceCrs()
+        return PointSet(ids=ids, x=xs, y=ys, values=values, field=field,
+                        crs_wkt=crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL) if crs.isValid() else "")

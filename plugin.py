@@ -1,0 +1,29 @@
+"""The plugin object: registers the Processing provider in QGIS and in qgis_process."""
+
+from qgis.core import QgsApplication
+
+
+class SoilMetalPlugin:
+    """Registers the soilmetal provider; works with and without a GUI (iface is None in qgis_process)."""
+
+    def __init__(self, iface=None):
+        self.iface = iface
+        self.provider = None
+
+    def initProcessing(self):  # noqa: N802 (QGIS API name)
+        """Register the provider once; calling again does nothing."""
+        if self.provider is not None:
+            return
+        from .provider import SoilMetalProvider
+        self.provider = SoilMetalProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802 (QGIS API name)
+        """Called by QGIS desktop: the provider is all the GUI we need."""
+        self.initProcessing()
+
+    def unload(self):
+        """Remove the provider when the plugin is unloaded or reloaded."""
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
