@@ -3,4 +3,5 @@
 
 def all_algorithms():
     """One instance of every soilmetal algorithm, in toolbox order."""
-    return []
+    from .predict_content import PredictContentAlgorithm
+    return [PredictContentAlgorithm()]

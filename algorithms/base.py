@@ -38,7 +38,7 @@ def load_help(algorithm_id):
 
 class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses set ALGORITHM_ID, DISPLAY_NAME, GROUP and implement
-    initAlgorithm() and run(); SoilMetalError from core becomes QgsProcessingException."""
+    initAlgorithm() and execute(); SoilMetalError from core becomes QgsProcessingException."""
 
     ALGORITHM_ID = ""
     DISPLAY_NAME = ""
@@ -126,11 +126,11 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         """Run the algorithm; a SoilMetalError becomes a QgsProcessingException with its message."""
         try:
-            return self.run(parameters, context, feedback)
+            return self.execute(parameters, context, feedback)
         except SoilMetalError as error:
             raise QgsProcessingException(str(error)) from None
 
-    def run(self, parameters, context, feedback):
+    def execute(self, parameters, context, feedback):
         """Subclasses: read parameters, call core, write outputs, return the output dict."""
         raise NotImplementedError
 

@@ -1,0 +1,72 @@
+"""Colour ramps for content maps, applied when Processing loads an output into the project."""
+
+from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
+                       QgsProcessingLayerPostProcessorInterface, QgsRasterBandStats,
+                       QgsRasterLayer, QgsRasterShader, QgsSingleBandPseudoColorRenderer)
+from qgis.PyQt.QtGui import QColor
+
+# Low content green, background yellow, contaminated red to purple: the usual reading of a
+# contamination map. Uncertainty maps use a neutral white-to-blue ramp.
+CONTENT_COLOURS = ("#1a9850", "#a6d96a", "#ffffbf", "#fdae61", "#d73027", "#7b1f5e")
+UNCERTAINTY_COLOURS = ("#f7fbff", "#9ecae1", "#2171b5", "#08306b")
+CLASSES = 8
+
+
+def _ramp(colours):
+    """A gradient colour ramp through the given colours, evenly spaced."""
+    stops = [QgsGradientStop(i / (len(colours) - 1), QColor(c)) for i, c in enumerate(colours[1:-1], start=1)]
+    return QgsGradientColorRamp(QColor(colours[0]), QColor(colours[-1]), False, stops)
+
+
+def apply_content_style(layer, kind="content", title=None):
+    """Style band 1 of a raster layer with a pseudocolour ramp stretched over its 2-98 % range."""
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        return
+    provider = layer.dataProvider()
+    stats = provider.bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    low, high = stats.minimumValue, stats.maximumValue
+    try:
+        low, high = provider.cumulativeCut(1, 0.02, 0.98)
+    except Exception:  # cumulativeCut needs a histogram; keep min/max when it cannot be built
+        pass
+    if not high > low:
+        high = low + 1.0
+    colours = UNCERTAINTY_COLOURS if kind == "uncertainty" else CONTENT_COLOURS
+    shader_function = QgsColorRampShader(low, high, _ramp(colours), QgsColorRampShader.Interpolated)
+    shader_function.classifyColorRamp(CLASSES, 1, layer.extent(), provider)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(shader_function)
+    renderer = QgsSingleBandPseudoColorRenderer(provider, 1, shader)
+    renderer.setClassificationMin(low)
+    renderer.setClassificationMax(high)
+    layer.setRenderer(renderer)
+    if title:
+        layer.setName(title)
+    layer.triggerRepaint()
+
+
+class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
+    """Processing post-processor: styles a content or uncertainty map once it is loaded."""
+
+    # Processing keeps only a raw pointer: the Python objects must stay alive until used.
+    _alive = []
+
+    def __init__(self, kind, title):
+        super().__init__()
+        self.kind = kind
+        self.title = title
+        ContentMapStyler._alive.append(self)
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        """Apply the ramp and a readable layer name."""
+        apply_content_style(layer, self.kind, self.title)
+
+
+def style_content_output(context, output_path, metal, kind="content"):
+    """Ask Processing to style the output when it loads it into the project."""
+    if not context.willLoadLayerOnCompletion(output_path):
+        return
+    title = f"{metal} content (mg/kg)" if kind == "content" else f"{metal} uncertainty (mg/kg)"
+    details = context.layerToLoadOnCompletionDetails(output_path)
+    details.name = title
+    details.setPostProcessor(ContentMapStyler(kind, title))

@@ -1,0 +1,86 @@
+"""predictcontent through processing.run: the map equals the model, outputs and errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsProcessingException, QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+from soilmetal.core.model_file import Model, save_model
+from soilmetal.core.network import n_params
+
+from rasters import write_raster
+
+
+@pytest.fixture
+def model_and_factors(tmp_path):
+    rng = np.random.default_rng(3)
+    ndvi = rng.uniform(-0.2, 0.9, (40, 50))
+    slope = rng.uniform(0, 40, (40, 50))
+    ndvi[0, 0] = -9999.0
+    factors = write_raster(tmp_path / "factors.tif", [ndvi, slope], ["NDVI", "SLOPE"])
+    thetas = [rng.normal(0, 0.5, n_params(2, 4)) for _ in range(3)]
+    model = Model(factor_names=["SLOPE", "NDVI"], x_min=[0, -0.2], x_max=[40, 0.9], y_min=15, y_max=95,
+                  members=thetas, hidden=4, metal="Pb")
+    path = tmp_path / "model.json"
+    save_model(model, str(path))
+    return str(path), factors, model, np.stack([slope, ndvi])
+
+
+def test_map_values_uncertainty_and_counts(run_alg, tmp_path, model_and_factors):
+    model_path, factors, model, stack = model_and_factors
+    result = run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [factors],
+                                        "OUTPUT": str(tmp_path / "pb.tif"),
+                                        "OUTPUT_UNCERTAINTY": str(tmp_path / "pb_std.tif")})
+    assert set(result) >= {"OUTPUT", "OUTPUT_UNCERTAINTY", "PIXELS_MAPPED", "EXTRAPOLATED_FRACTION"}
+    ds = gdal.Open(result["OUTPUT"])
+    band = ds.GetRasterBand(1)
+    assert band.GetDescription() == "Pb (mg/kg)"
+    values = band.ReadAsArray().astype(float)
+    expected = model.predict(stack.reshape(2, -1).T)[0].reshape(40, 50)
+    assert values[0, 0] == band.GetNoDataValue()
+    np.testing.assert_allclose(values.ravel()[1:], expected.ravel()[1:], rtol=1e-5)
+    assert result["PIXELS_MAPPED"] == 40 * 50 - 1
+    assert os.path.exists(result["OUTPUT_UNCERTAINTY"])
+
+
+def test_output_is_styled_when_loaded(tmp_path, model_and_factors):
+    import processing
+    model_path, factors, _, _ = model_and_factors
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.runAndLoadResults(
+        "soilmetal:predictcontent", {"MODEL": model_path, "FACTORS": [factors], "OUTPUT": str(tmp_path / "s.tif")},
+        context=context, feedback=QgsProcessingFeedback())
+    layers = [l for l in QgsProject.instance().mapLayers().values() if l.source() == result["OUTPUT"]]
+    assert layers, "the content map was not loaded"
+    assert layers[0].renderer().type() == "singlebandpseudocolor"
+    assert layers[0].name() == "Pb content (mg/kg)"
+    QgsProject.instance().removeAllMapLayers()
+
+
+def test_missing_factor_names_the_fix(run_alg, tmp_path, model_and_factors):
+    model_path, _, _, _ = model_and_factors
+    other = write_raster(tmp_path / "other.tif", [np.ones((5, 5))], ["EVI"])
+    with pytest.raises(QgsProcessingException, match="SLOPE, NDVI not found.*Available factors: EVI"):
+        run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [other], "OUTPUT": str(tmp_path / "x.tif")})
+    assert not os.path.exists(tmp_path / "x.tif")
+
+
+def test_a_file_that_is_not_a_model_is_refused(run_alg, tmp_path, model_and_factors):
+    _, factors, _, _ = model_and_factors
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"hello": "world"}))
+    with pytest.raises(QgsProcessingException, match="not a soilmetal model"):
+        run_alg("predictcontent", {"MODEL": str(bogus), "FACTORS": [factors], "OUTPUT": str(tmp_path / "x.tif")})
+
+
+def test_unwritable_output_path_is_explained(run_alg, tmp_path, model_and_factors):
+    model_path, factors, _, _ = model_and_factors
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    with pytest.raises(QgsProcessingException, match="Cannot create the output folder"):
+        run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [factors],
+                                   "OUTPUT": str(blocker / "maps" / "x.tif")})

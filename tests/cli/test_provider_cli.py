@@ -1,0 +1,55 @@
+"""The plugin as qgis_process users see it: listed, documented, runnable, failing clearly."""
+
+import json
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from rasters import write_raster
+from support import run_algorithm_cli, run_qgis_process
+
+EXPECTED_IDS = ["predictcontent"]
+
+
+def test_provider_and_algorithms_are_listed(profile):
+    result = run_qgis_process(["list"], profile)
+    assert result.returncode == 0, result.stderr
+    assert "Soil heavy metal retrieval" in result.stdout
+    for algorithm in EXPECTED_IDS:
+        assert f"soilmetal:{algorithm}" in result.stdout
+
+
+@pytest.mark.parametrize("algorithm", EXPECTED_IDS)
+def test_help_shows_description_parameters_and_enum_indices(profile, algorithm):
+    result = run_qgis_process(["help", f"soilmetal:{algorithm}"], profile)
+    assert result.returncode == 0, result.stderr
+    help_data = json.loads((__import__("support").ROOT / "help" / f"{algorithm}.json").read_text())
+    first_sentence = help_data["description"].split(". ")[0][:60]
+    assert first_sentence in result.stdout
+    for name in help_data["parameters"]:
+        assert name in result.stdout
+
+
+def test_predictcontent_runs_and_fails_clearly(profile, tmp_path):
+    import sys
+    sys.path.insert(0, str(__import__("support").ROOT))
+    from core.model_file import Model, save_model
+    from core.network import n_params
+    rng = np.random.default_rng(5)
+    factors = write_raster(tmp_path / "f.tif", [rng.uniform(0, 1, (30, 30))], ["NDVI"])
+    model = Model(factor_names=["NDVI"], x_min=[0], x_max=[1], y_min=10, y_max=50,
+                  members=[rng.normal(0, 0.5, n_params(1, 4))], metal="Cu")
+    save_model(model, str(tmp_path / "m.json"))
+    code, payload, log = run_algorithm_cli("predictcontent", {
+        "MODEL": tmp_path / "m.json", "FACTORS": factors, "OUTPUT": tmp_path / "cu.tif"}, profile)
+    assert code == 0, log
+    assert payload["results"]["PIXELS_MAPPED"] == 900
+    assert gdal.Open(str(tmp_path / "cu.tif")).GetRasterBand(1).GetDescription() == "Cu (mg/kg)"
+    # A model factor that no raster has: non-zero exit and the message names the fix.
+    other = write_raster(tmp_path / "g.tif", [np.ones((5, 5))], ["SLOPE"])
+    code, _, log = run_algorithm_cli("predictcontent", {
+        "MODEL": tmp_path / "m.json", "FACTORS": other, "OUTPUT": tmp_path / "bad.tif"}, profile)
+    assert code != 0
+    assert "NDVI not found" in log and "Available factors: SLOPE" in log
+    assert not (tmp_path / "bad.tif").exists()
