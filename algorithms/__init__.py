@@ -1,7 +1,27 @@
 """The Processing algorithms: one thin wrapper per file."""
 
+import importlib
+
+# (module, class) in toolbox order.
+ALGORITHMS = (
+    ("spectral_indices", "SpectralIndicesAlgorithm"),
+    ("terrain_factors", "TerrainFactorsAlgorithm"),
+    ("select_factors", "SelectFactorsAlgorithm"),
+    ("train_gabp", "TrainGaBpAlgorithm"),
+    ("transfer_gabp", "TransferGaBpAlgorithm"),
+    ("evaluate_model", "EvaluateModelAlgorithm"),
+    ("predict_content", "PredictContentAlgorithm"),
+    ("content_statistics", "ContentStatisticsAlgorithm"),
+)
+
 
 def all_algorithms():
     """One instance of every soilmetal algorithm, in toolbox order."""
-    from .predict_content import PredictContentAlgorithm
-    return [PredictContentAlgorithm()]
+    algorithms = []
+    for module_name, class_name in ALGORITHMS:
+        try:  # DEVELOPMENT ONLY: tolerate modules not written yet (removed before release)
+            module = importlib.import_module(f".{module_name}", __name__)
+        except ModuleNotFoundError:
+            continue
+        algorithms.append(getattr(module, class_name)())
+    return algorithms

@@ -213,3 +213,44 @@ def sample_factors(points, sources, factor_names=None, method="nearest", min_sam
     factors = pd.DataFrame(matrix[keep], columns=names, index=pd.Index(ids, name="sample_id"))
     return SampleTable(factors=factors, values=points.values[keep], ids=ids, x=points.x[keep],
                        y=points.y[keep], dropped=dropped)
+
+
+@dataclass
+class PreparedSamples:
+    """Valid samples after outlier removal, with what was dropped and removed, for reports."""
+
+    table: SampleTable
+    removed_outliers: list
+    outlier_method: str
+    outlier_note: str = ""
+
+    def summary_rows(self):
+        """One row per sample that did not reach the model: id, value, what happened."""
+        rows = [{"sample_id": sid, "value": None, "status": "dropped", "reason": why}
+                for sid, why in self.table.dropped]
+        rows += [{"sample_id": sid, "value": value, "status": "outlier removed", "reason": why}
+                 for sid, value, why in self.removed_outliers]
+        return rows
+
+
+def prepare_samples(points, sources, factor_names=None, method="nearest", outliers="none",
+                    outlier_threshold=None, min_samples=3, monitor=None):
+    """Sample the factors at the points, then remove abnormal metal values (none/iqr/zscore)."""
+    from .outliers import find_outliers
+    table = sample_factors(points, sources, factor_names, method, min_samples=1)
+    result = find_outliers(table.values, outliers, outlier_threshold)
+    removed = [(table.ids[i], value, reason) for i, value, reason in result.outliers]
+    kept = table.subset(~result.mask)
+    if monitor is not None:
+        for sid, why in table.dropped:
+            monitor.warning(f"Sample {sid} dropped: {why}.")
+        for sid, value, why in removed:
+            monitor.info(f"Sample {sid} ({value:g}) removed as an outlier: {why}.")
+        if result.note:
+            monitor.info(result.note)
+    if len(kept) < min_samples:
+        raise SoilMetalError(
+            f"Only {len(kept)} valid samples remain ({len(table.dropped)} dropped for missing values, "
+            f"position or nodata; {len(removed)} removed as outliers); at least {min_samples} are "
+            "needed. Add samples, choose OUTLIERS = none, or check the points and rasters.")
+    return PreparedSamples(kept, removed, result.method, result.note)

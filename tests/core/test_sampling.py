@@ -106,3 +106,21 @@ def test_parse_factor_names():
     assert parse_factor_names(" B2, NDVI ;SLOPE,,") == ["B2", "NDVI", "SLOPE"]
     assert parse_factor_names("") == []
     assert parse_factor_names(None) == []
+
+
+def test_prepare_samples_removes_planted_maximum_and_reports_it(rasters):
+    from core.sampling import prepare_samples
+    cells = [(c, r) for c in range(2, 12) for r in range(2, 4)]
+    values = [20.0 + (i % 5) for i in range(len(cells))]
+    values[7] = 400.0
+    xy = [centre(c, r) for c, r in cells]
+    points = PointSet([f"s{i}" for i in range(len(cells))], [p[0] for p in xy], [p[1] for p in xy],
+                      values, wkt(UTM))
+    prepared = prepare_samples(points, rasters, ["NDVI"], outliers="iqr")
+    assert "s7" not in prepared.table.ids and len(prepared.table) == len(cells) - 1
+    assert prepared.removed_outliers[0][0] == "s7" and prepared.removed_outliers[0][1] == 400.0
+    assert {row["status"] for row in prepared.summary_rows()} == {"outlier removed"}
+    kept_all = prepare_samples(points, rasters, ["NDVI"], outliers="none")
+    assert len(kept_all.table) == len(cells)
+    with pytest.raises(SoilMetalError, match="at least 50 are"):
+        prepare_samples(points, rasters, ["NDVI"], outliers="iqr", min_samples=50)

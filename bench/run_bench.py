@@ -1,0 +1,199 @@
+"""`make bench`: figures measured side by side in one run on this machine, written to BENCHMARKS.md.
+
+- predictcontent on a full Landsat scene of factors (7,801 x 7,681 pixels, 9 Float32 bands)
+  against an I/O floor: a plain GDAL pass that reads the same bands block by block and writes
+  one Float32 band with the same creation options;
+- spectralindices on a full scene (7 UInt16 bands) against the same kind of floor (read the
+  six bands used, write the same number of Float32 bands);
+- GA-BP training at the paper's setting, the ensemble's cost per member, and the transfer.
+
+Each measured run is its own process, so its peak memory (max RSS) is its own.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WIDTH, HEIGHT = 7801, 7681
+FACTOR_NAMES = ["B2", "B3", "B4", "EVI", "CMR", "NDVI", "MNDWI", "ASPECT", "ELEVATION"]
+
+
+def _smooth_field(rng, rows, cols, row0, scale):
+    """A smooth-ish test field for one block (so DEFLATE sees realistic, compressible data)."""
+    import numpy as np
+    y = (np.arange(rows)[:, None] + row0) / 900.0
+    x = np.arange(cols)[None, :] / 900.0
+    phase = rng.uniform(0, 6.28, 3)
+    base = np.sin(x * 3 + phase[0]) * np.cos(y * 2 + phase[1]) + 0.5 * np.sin((x + y) * 7 + phase[2])
+    return (base * scale + rng.normal(0, scale * 0.05, (rows, cols))).astype("float32")
+
+
+def make_inputs(folder):
+    """Create (once) the full-scene factor stack, the 7-band Landsat scene and a 9-factor model."""
+    import numpy as np
+    from osgeo import gdal, osr
+    from core.raster_io import CREATION_OPTIONS
+    folder.mkdir(parents=True, exist_ok=True)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32649)
+    transform = (200000.0, 30.0, 0.0, 3800000.0, 0.0, -30.0)
+    factors, landsat, model = folder / "factors_full.tif", folder / "landsat_full.tif", folder / "model.json"
+    rng = np.random.default_rng(1)
+    if not factors.exists():
+        ds = gdal.GetDriverByName("GTiff").Create(str(factors), WIDTH, HEIGHT, len(FACTOR_NAMES),
+                                                  gdal.GDT_Float32, CREATION_OPTIONS)
+        ds.SetGeoTransform(transform)
+        ds.SetProjection(srs.ExportToWkt())
+        for index, name in enumerate(FACTOR_NAMES, start=1):
+            band = ds.GetRasterBand(index)
+            band.SetDescription(name)
+            band.SetNoDataValue(-9999.0)
+            for row0 in range(0, HEIGHT, 1024):
+                rows = min(1024, HEIGHT - row0)
+                band.WriteArray(_smooth_field(rng, rows, WIDTH, row0, 100.0 + index), 0, row0)
+        ds = None
+    if not landsat.exists():
+        options = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "NUM_THREADS=ALL_CPUS", "BIGTIFF=IF_SAFER"]
+        ds = gdal.GetDriverByName("GTiff").Create(str(landsat), WIDTH, HEIGHT, 7, gdal.GDT_UInt16, options)
+        ds.SetGeoTransform(transform)
+        ds.SetProjection(srs.ExportToWkt())
+        for index in range(1, 8):
+            band = ds.GetRasterBand(index)
+            band.SetNoDataValue(0)
+            band.SetDescription(f"B{index}")
+            for row0 in range(0, HEIGHT, 1024):
+                rows = min(1024, HEIGHT - row0)
+                reflectance = 0.1 + 0.05 * index / 7 + 0.04 * _smooth_field(rng, rows, WIDTH, row0, 1.0)
+                band.WriteArray(np.clip((reflectance + 0.2) / 0.0000275, 1, 65535).astype("uint16"), 0, row0)
+        ds = None
+    if not model.exists():
+        from core.gabp import GABPSettings, train_gabp
+        from core.model_file import save_model
+        x = rng.normal(0, 100, (44, len(FACTOR_NAMES)))
+        y = 40 + 0.1 * x[:, 0] - 0.05 * x[:, 3] + rng.normal(0, 3, 44)
+        save_model(train_gabp(x, y, FACTOR_NAMES, GABPSettings(ensemble=1, seed=0), metal="Cu"), str(model))
+    return factors, landsat, model
+
+
+def measure(task, *args):
+    """Run `python run_bench.py --task TASK ARGS` in a child; (wall seconds, peak MiB, its JSON output)."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, __file__, "--task", task, *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        raise SystemExit(f"benchmark task {task} failed")
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    return seconds, payload.pop("peak_mib", float("nan")), payload
+
+
+def report(payload):
+    """Print a task's JSON result with its own peak memory (max RSS of this process)."""
+    payload["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(payload))
+
+
+def task_floor(source, output, read_bands, write_bands):
+    """I/O floor: read `read_bands` block by block with plain GDAL, write `write_bands` Float32 bands."""
+    import numpy as np
+    from osgeo import gdal
+    from core.blocks import iter_blocks
+    from core.raster_io import CREATION_OPTIONS
+    src = gdal.Open(str(source))
+    dst = gdal.GetDriverByName("GTiff").Create(str(output), src.RasterXSize, src.RasterYSize, int(write_bands),
+                                               gdal.GDT_Float32, CREATION_OPTIONS)
+    dst.SetGeoTransform(src.GetGeoTransform())
+    dst.SetProjection(src.GetProjection())
+    bands = [int(b) for b in str(read_bands).split(",")]
+    for window in iter_blocks(src.RasterXSize, src.RasterYSize):
+        total = None
+        for number in bands:
+            block = src.GetRasterBand(number).ReadAsArray(window.xoff, window.yoff, window.xsize, window.ysize)
+            total = block.astype(np.float32) if total is None else total + block
+        for out_band in range(1, int(write_bands) + 1):
+            dst.GetRasterBand(out_band).WriteArray(total, window.xoff, window.yoff)
+    dst = None
+    report({})
+
+
+def task_predict(model, factors, output):
+    """predictcontent's core on the full scene."""
+    from core.model_file import load_model
+    from core.predict import predict_map
+    from core.sampling import FactorSource
+    summary = predict_map(load_model(str(model)), [FactorSource(str(factors))], str(output))
+    report({"pixels_mapped": summary["pixels_mapped"]})
+
+
+def task_indices(landsat, output):
+    """spectralindices' core on the full scene (all 15 factors)."""
+    from core.indices import Scale, run_spectral_indices
+    run_spectral_indices(str(landsat), str(output), scale=Scale.LANDSAT_C2_L2)
+    report({})
+
+
+def task_training():
+    """Training and transfer timings from bench_training.py."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_training.py")],
+                            capture_output=True, text=True, check=True)
+    report(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def main():
+    """Run every measurement and write BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--work", default=str(ROOT / "bench" / "output"))
+    parser.add_argument("--task")
+    parser.add_argument("args", nargs="*")
+    args = parser.parse_args()
+    if args.task:
+        {"floor": task_floor, "predict": task_predict, "indices": task_indices,
+         "training": task_training}[args.task](*args.args)
+        return
+    work = pathlib.Path(args.work)
+    print("Preparing full-scene inputs (once) ...", flush=True)
+    factors, landsat, model = make_inputs(work)
+    rows = []
+    print("predictcontent vs I/O floor ...", flush=True)
+    floor_p = measure("floor", factors, work / "floor_predict.tif", ",".join(str(i) for i in range(1, 10)), 1)
+    pred = measure("predict", model, factors, work / "content.tif")
+    rows.append(("predictcontent, 7,801 x 7,681, 9 Float32 bands -> 1 band", pred, floor_p))
+    print("spectralindices vs I/O floor ...", flush=True)
+    floor_i = measure("floor", landsat, work / "floor_indices.tif", "2,3,4,5,6,7", 15)
+    indices = measure("indices", landsat, work / "indices.tif")
+    rows.append(("spectralindices, 7,801 x 7,681, 7 UInt16 bands -> 15 bands", indices, floor_i))
+    print("training and transfer ...", flush=True)
+    _, _, training = measure("training")
+    lines = ["# Benchmarks", "",
+             f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()}, in one run, side by side.", "",
+             "## Raster passes against the I/O floor", "",
+             "The floor is a plain GDAL pass over the same blocks: it reads the same bands and writes the "
+             "same number of Float32 bands with the same creation options (tiled, DEFLATE), doing no "
+             "science. Goal: at most 1.5 x the floor, peak memory under 1 GB.", "",
+             "| pass | wall time (s) | floor (s) | ratio | peak memory (MiB) | floor peak (MiB) |",
+             "|---|---|---|---|---|---|"]
+    for label, (seconds, peak, _), (floor_seconds, floor_peak, _) in rows:
+        lines.append(f"| {label} | {seconds:.1f} | {floor_seconds:.1f} | {seconds / floor_seconds:.2f} | "
+                     f"{peak:.0f} | {floor_peak:.0f} |")
+    lines += ["", "## Training and transfer", "", "| figure | seconds |", "|---|---|"]
+    training.pop("peak_mib", None)
+    for key, value in training.items():
+        lines.append(f"| {key} | {value:.4f} |" if isinstance(value, (int, float)) else f"| {key} | {value} |")
+    pathlib.Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"\nWritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Builds the demo's QGIS project (.qgz) from demo_summary.json and renders the content maps to PNG.
+
+The project holds the factor rasters, both surveys' samples, the content maps styled like the
+plugin styles them, the uncertainty and true maps, and links to every report (project and layer
+metadata). Run with Debian's /usr/bin/python3 (QGIS bindings), headless.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from qgis.core import (QgsAbstractMetadataBase, QgsApplication, QgsCoordinateReferenceSystem,  # noqa: E402
+                       QgsMapRendererParallelJob, QgsMapSettings, QgsProject,
+                       QgsRasterLayer, QgsVectorLayer, QgsMarkerSymbol,
+                       QgsSingleSymbolRenderer)
+from qgis.PyQt.QtCore import QSize  # noqa: E402
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+
+def link(name, path, description):
+    """A metadata link to a local file."""
+    item = QgsAbstractMetadataBase.Link(name, "WWW:LINK", pathlib.Path(path).resolve().as_uri())
+    item.description = description
+    return item
+
+
+def add_raster(project, group, path, name, style=None):
+    """Add a raster to a group; optionally style it as a content or uncertainty map."""
+    layer = QgsRasterLayer(str(path), name)
+    if not layer.isValid():
+        raise SystemExit(f"cannot load raster {path}")
+    if style:
+        from soilmetal.algorithms.styling import apply_content_style
+        apply_content_style(layer, style, name)
+    project.addMapLayer(layer, False)
+    group.addLayer(layer)
+    return layer
+
+
+def add_samples(project, group, path, name, colour):
+    """Add a survey's sample points with a visible marker."""
+    layer = QgsVectorLayer(f"{path}|layername=samples", name, "ogr")
+    if not layer.isValid():
+        raise SystemExit(f"cannot load samples {path}")
+    symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colour, "outline_color": "black",
+                                           "size": "2.4"})
+    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    project.addMapLayer(layer, False)
+    group.addLayer(layer)
+    return layer
+
+
+def render(layers, extent, crs, path, size=(900, 820)):
+    """Render layers (top first) to a PNG."""
+    settings = QgsMapSettings()
+    settings.setLayers(layers)
+    settings.setDestinationCrs(crs)
+    settings.setExtent(extent)
+    settings.setOutputSize(QSize(*size))
+    settings.setBackgroundColor(QColor("white"))
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    job.renderedImage().save(str(path), "PNG")
+
+
+def main():
+    """Build demo-output/soilmetal_demo.qgz and demo-output/figures/*.png."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--data", required=True)
+    args = parser.parse_args()
+    out = pathlib.Path(args.output).resolve()
+    data = pathlib.Path(args.data).resolve()
+    sys.path.insert(0, str(out / ".plugins"))
+    summary = json.loads((out / "demo_summary.json").read_text())["summary"]
+    app = QgsApplication([], False)
+    app.initQgis()
+    project = QgsProject.instance()
+    project.setCrs(QgsCoordinateReferenceSystem("EPSG:32649"))
+    project.setTitle("soilmetal demo: Cu and Pb in topsoil, 2019 (Tr-GA-BP)")
+    root = project.layerTreeRoot()
+    groups = {name: root.addGroup(name) for name in
+              ("Samples", "Content maps 2019", "Uncertainty 2019", "True content 2019 (demo only)", "Factors")}
+    add_samples(project, groups["Samples"], data / "samples_2019.gpkg", "Samples 2019", "#ffffff")
+    add_samples(project, groups["Samples"], data / "samples_2017.gpkg", "Samples 2017", "#333333")
+    links = []
+    figures = out / "figures"
+    figures.mkdir(exist_ok=True)
+    reports = sorted((out / "reports").glob("*.html"))
+    for report in reports:
+        links.append(link(report.stem, report, f"soilmetal report {report.name}"))
+    for metal, entry in summary["metals"].items():
+        label = metal.capitalize()
+        if "map" not in entry:
+            continue
+        content = add_raster(project, groups["Content maps 2019"], entry["map"], f"{label} content 2019 (mg/kg)",
+                             "content")
+        metadata = content.metadata()
+        metadata.setLinks([l for l in links if l.name.startswith(metal)])
+        content.setMetadata(metadata)
+        uncertainty = out / "maps" / f"{metal}_2019_uncertainty.tif"
+        if uncertainty.exists():
+            layer = add_raster(project, groups["Uncertainty 2019"], uncertainty, f"{label} uncertainty (mg/kg)",
+                               "uncertainty")
+            layer.setCustomProperty("soilmetal/kind", "uncertainty")
+        truth = data / f"true_{metal}_2019.tif"
+        if truth.exists():
+            add_raster(project, groups["True content 2019 (demo only)"], truth, f"{label} true content 2019",
+                       "content")
+        samples = project.mapLayersByName("Samples 2019")[0]
+        render([samples, content], content.extent(), content.crs(), figures / f"{metal}_2019.png")
+    for raster in sorted((out / "factors").glob("*.tif")):
+        layer = add_raster(project, groups["Factors"], raster, raster.stem)
+        layer.setCustomProperty("soilmetal/kind", "factors")
+    for name in ("Uncertainty 2019", "True content 2019 (demo only)", "Factors"):
+        groups[name].setItemVisibilityChecked(False)
+    project_metadata = project.metadata()
+    project_metadata.setAbstract("Content maps of Cu and Pb for 2019 from Tr-GA-BP (GA-BP trained on the 2017 "
+                                 "survey, transferred with 16 samples of 2019), on synthetic demo data.")
+    project_metadata.setLinks(links)
+    project.setMetadata(project_metadata)
+    target = out / "soilmetal_demo.qgz"
+    if not project.write(str(target)):
+        raise SystemExit(f"cannot write {target}")
+    print(target)
+    app.exitQgis()
+
+
+if __name__ == "__main__":
+    main()
