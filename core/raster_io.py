@@ -1,6 +1,7 @@
 """Raster input/output through GDAL: the only module of core/ that imports osgeo."""
 
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,6 +17,31 @@ NODATA = -9999.0
 TILE = 256
 CREATION_OPTIONS = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE",
                     "PREDICTOR=3", "ZLEVEL=6", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS"]
+
+
+# GDAL's default block cache is 5 % of RAM (1.2 GB here): a block-by-block pass needs far less,
+# and the cache is what would push a full-scene run past its memory budget. While any of our
+# writers is open, the cache is held to this size; the user's setting comes back afterwards.
+BLOCK_CACHE_BYTES = 256 * 1024 * 1024
+_cache_lock = threading.Lock()
+_cache_users = [0, None]  # open writers, the cache size to restore
+
+
+def _hold_block_cache():
+    """Limit GDAL's block cache while a writer is open (reference counted)."""
+    with _cache_lock:
+        if _cache_users[0] == 0:
+            _cache_users[1] = gdal.GetCacheMax()
+            gdal.SetCacheMax(min(_cache_users[1], BLOCK_CACHE_BYTES))
+        _cache_users[0] += 1
+
+
+def _release_block_cache():
+    """Give the block cache back when the last writer closes."""
+    with _cache_lock:
+        _cache_users[0] -= 1
+        if _cache_users[0] == 0:
+            gdal.SetCacheMax(_cache_users[1])
 
 
 @dataclass
@@ -167,6 +193,7 @@ class RasterWriter:
                                           gdal.GDT_Float32, CREATION_OPTIONS)
         except RuntimeError as error:
             raise SoilMetalError(f"Cannot create '{self.path}': {error}. Choose another output path.") from None
+        _hold_block_cache()
         self._dataset.SetGeoTransform(tuple(geotransform))
         if crs_wkt:
             self._dataset.SetProjection(crs_wkt)
@@ -195,12 +222,15 @@ class RasterWriter:
             return
         self._dataset.FlushCache()
         self._dataset = None
+        _release_block_cache()
         remove_raster(self.path)
         os.replace(self._temp_path, self.path)
 
     def abort(self):
         """Close and delete the partial file."""
-        self._dataset = None
+        if self._dataset is not None:
+            self._dataset = None
+            _release_block_cache()
         if os.path.exists(self._temp_path):
             os.remove(self._temp_path)
 
@@ -301,6 +331,9 @@ def warp_to_grid(src_path, dst_path, ref_info, resampling="bilinear", band=None,
     """Reproject/resample a raster onto exactly ref_info's grid (CRS, geotransform, size); NaN-free
     Float32 output with NODATA where there is no source data. dst_path may be '/vsimem/...'."""
     source = _open(src_path)
+    if band:
+        # GDAL 3.6's Warp has no band list: pick the band through an in-memory VRT first.
+        source = gdal.Translate("", source, options=gdal.TranslateOptions(format="VRT", bandList=[band]))
     src_crs = source.GetProjection()
     if not src_crs or not ref_info.crs_wkt:
         raise SoilMetalError(f"Raster '{src_path}' or the reference raster has no CRS; assign one "
@@ -310,7 +343,7 @@ def warp_to_grid(src_path, dst_path, ref_info, resampling="bilinear", band=None,
         format="VRT" if str(dst_path).endswith(".vrt") else "GTiff",
         outputBounds=(xmin, ymin, xmax, ymax), width=ref_info.width, height=ref_info.height,
         dstSRS=ref_info.crs_wkt, resampleAlg=_RESAMPLING[resampling], outputType=gdal.GDT_Float32,
-        dstNodata=NODATA, srcNodata=src_nodata, bandList=[band] if band else None,
+        dstNodata=NODATA, srcNodata=src_nodata,
         multithread=True, warpOptions=["NUM_THREADS=ALL_CPUS"],
         creationOptions=None if str(dst_path).endswith(".vrt") else CREATION_OPTIONS)
     try:
@@ -320,11 +353,10 @@ def warp_to_grid(src_path, dst_path, ref_info, resampling="bilinear", band=None,
     if result is None:
         raise SoilMetalError(f"Cannot reproject '{src_path}' onto the reference grid.")
     # Copy band descriptions so factor names survive the warp.
-    bands = [band] if band else range(1, source.RasterCount + 1)
-    for out_index, src_index in enumerate(bands, start=1):
-        description = source.GetRasterBand(src_index).GetDescription()
+    for index in range(1, source.RasterCount + 1):
+        description = source.GetRasterBand(index).GetDescription()
         if description:
-            result.GetRasterBand(out_index).SetDescription(description)
+            result.GetRasterBand(index).SetDescription(description)
     result.FlushCache()
     result = None
     return str(dst_path)
@@ -372,8 +404,8 @@ def pixel_size_metres(info):
     inverse_flattening = srs.GetInvFlattening()
     flattening = 1.0 / inverse_flattening if inverse_flattening else 0.0
     e2 = flattening * (2.0 - flattening)
-    latitude = np.radians(gt[3] + (rows + 0.5) * gt[5])
-    angular_unit = srs.GetAngularUnits()  # radians per CRS unit
+    angular_unit = srs.GetAngularUnits()  # radians per CRS unit (degrees, grads, ...)
+    latitude = (gt[3] + (rows + 0.5) * gt[5]) * angular_unit
     sin2 = np.sin(latitude) ** 2
     meridian_radius = semi_major * (1 - e2) / (1 - e2 * sin2) ** 1.5
     normal_radius = semi_major / np.sqrt(1 - e2 * sin2)

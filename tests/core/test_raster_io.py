@@ -97,3 +97,16 @@ def test_warp_to_grid_matches_reference(tmp_path):
     out = raster_io.warp_to_grid(src, str(tmp_path / "w.tif"), ref_info)
     assert raster_io.raster_info(out).same_grid(ref_info)
     assert raster_io.raster_info(out).band_names == ["DEM"]
+
+
+def test_block_cache_is_bounded_while_writing_and_restored_after(tmp_path):
+    before = gdal.GetCacheMax()
+    gdal.SetCacheMax(1024 * 1024 * 1024)
+    try:
+        with raster_io.RasterWriter(tmp_path / "a.tif", 10, 10, (0, 1, 0, 0, 0, -1), "", ["A"]):
+            with raster_io.RasterWriter(tmp_path / "b.tif", 10, 10, (0, 1, 0, 0, 0, -1), "", ["B"]):
+                assert gdal.GetCacheMax() == raster_io.BLOCK_CACHE_BYTES
+            assert gdal.GetCacheMax() == raster_io.BLOCK_CACHE_BYTES
+        assert gdal.GetCacheMax() == 1024 * 1024 * 1024
+    finally:
+        gdal.SetCacheMax(before)
