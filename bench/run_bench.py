@@ -96,9 +96,18 @@ def measure(task, *args):
     return seconds, payload.pop("peak_mib", float("nan")), payload
 
 
+def peak_memory_mib():
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def report(payload):
-    """Print a task's JSON result with its own peak memory (max RSS of this process)."""
-    payload["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Print a task's JSON result with its own peak memory."""
+    payload["peak_mib"] = peak_memory_mib()
     print(json.dumps(payload))
 
 
