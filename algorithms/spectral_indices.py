@@ -1,0 +1,119 @@
+"""spectralindices: Landsat 8 OLI reflectance bands and spectral indices as one factor raster."""
+
+import os
+
+from qgis.core import (QgsProcessingException, QgsProcessingOutputString,
+                       QgsProcessingParameterBand, QgsProcessingParameterEnum,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProperty)
+
+from ..core.indices import (ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbers,
+                            run_spectral_indices)
+from ..core.landsat import is_mtl_file
+from .base import SoilMetalAlgorithm
+
+
+class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
+    """Writes B2-B7 reflectance and the paper's spectral indices of a Landsat 8 scene."""
+
+    ALGORITHM_ID = "spectralindices"
+    DISPLAY_NAME = "Spectral indices"
+    GROUP = "factors"
+
+    INPUT = "INPUT"
+    BAND_BLUE = "BAND_BLUE"
+    BAND_GREEN = "BAND_GREEN"
+    BAND_RED = "BAND_RED"
+    BAND_NIR = "BAND_NIR"
+    BAND_SWIR1 = "BAND_SWIR1"
+    BAND_SWIR2 = "BAND_SWIR2"
+    SCALE = "SCALE"
+    FACTORS = "FACTORS"
+    OUTPUT = "OUTPUT"
+    FACTOR_NAMES = "FACTOR_NAMES"
+
+    # In the order core expects them (blue, green, red, nir, swir1, swir2).
+    BAND_PARAMETERS = (
+        (BAND_BLUE, "Blue band (OLI B2)"), (BAND_GREEN, "Green band (OLI B3)"),
+        (BAND_RED, "Red band (OLI B4)"), (BAND_NIR, "Near-infrared band (OLI B5)"),
+        (BAND_SWIR1, "Shortwave infrared 1 band (OLI B6)"),
+        (BAND_SWIR2, "Shortwave infrared 2 band (OLI B7)"))
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        """Declare parameters and outputs."""
+        self.add_parameter(QgsProcessingParameterRasterLayer(
+            self.INPUT, self.tr("Landsat 8 bands (multi-band raster, or a Landsat *_MTL.txt file)")))
+        for name, label in self.BAND_PARAMETERS:
+            self.add_parameter(QgsProcessingParameterBand(
+                name, self.tr(label), parentLayerParameterName=self.INPUT, optional=True))
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.SCALE, self.tr("Band values are"),
+            options=[self.tr(SCALE_LABELS[scale]) for scale in Scale],
+            defaultValue=int(Scale.REFLECTANCE)))
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.FACTORS, self.tr("Factors to write"), options=list(ALL_FACTORS), allowMultiple=True,
+            defaultValue=list(range(len(ALL_FACTORS)))))
+        self.add_parameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, self.tr("Spectral factors")))
+        self.addOutput(QgsProcessingOutputString(self.FACTOR_NAMES, self.tr("Factor names written")))
+
+    def mtl_path(self, parameters, context):
+        """The INPUT value when it is a Landsat *_MTL.txt file, else None (a raster layer)."""
+        value = parameters.get(self.INPUT)
+        if isinstance(value, QgsProperty):
+            # A property (e.g. from a model or an expression) is evaluated to its text.
+            value = self.parameterAsString(parameters, self.INPUT, context)
+        if isinstance(value, str) and value.strip() and is_mtl_file(value.strip()):
+            return value.strip()
+        return None
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """Accept a Landsat MTL path as INPUT (no raster layer can load a .txt); check the rest."""
+        if self.mtl_path(parameters, context) is None:
+            ok, message = super().checkParameterValues(parameters, context)
+            value = parameters.get(self.INPUT)
+            if not ok and not self.parameterDefinition(self.INPUT).checkValueIsAcceptable(value, context):
+                missing = isinstance(value, str) and not os.path.exists(value)
+                problem = ("was not found (no such file, nor a layer of that name)" if missing else
+                           "is neither a raster QGIS can open nor a Landsat 8 *_MTL.txt metadata file")
+                message = self.tr(
+                    f"INPUT: '{value}' {problem}. Choose a multi-band raster of the six reflectance "
+                    "bands, or the MTL file of a Landsat 8 product with its band files beside it.")
+            return ok, message
+        # The same check as QgsProcessingAlgorithm.checkParameterValues, without INPUT.
+        for definition in self.parameterDefinitions():
+            if definition.name() == self.INPUT:
+                continue
+            if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
+                return False, self.tr(f"Incorrect parameter value for {definition.name()}")
+        return True, ""
+
+    def band_numbers(self, parameters, context, band_count):
+        """The six BAND_* values as 1-based numbers, None when none is set (core's default)."""
+        chosen = [self.parameterAsInt(parameters, name, context)
+                  if parameters.get(name) not in (None, "") else 0
+                  for name, _ in self.BAND_PARAMETERS]
+        if not any(chosen):
+            return None
+        defaults = default_band_numbers(band_count)
+        return tuple(number if number else default for number, default in zip(chosen, defaults))
+
+    def execute(self, parameters, context, feedback):
+        """Resolve the input (raster or MTL), call core, return the output and its band names."""
+        input_path = self.mtl_path(parameters, context)
+        bands = None
+        if input_path is None:
+            layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+            if layer is None:
+                raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
+            input_path = self.raster_path(parameters, self.INPUT, context)
+            bands = self.band_numbers(parameters, context, layer.bandCount())
+        factors = [ALL_FACTORS[index] for index in self.parameterAsEnums(parameters, self.FACTORS, context)]
+        if not factors:
+            raise QgsProcessingException(self.tr(
+                f"FACTORS: no factor chosen. Choose at least one of {', '.join(ALL_FACTORS)}."))
+        scale = Scale(self.parameterAsEnum(parameters, self.SCALE, context))
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        result = run_spectral_indices(input_path, output, bands=bands, scale=scale, factors=factors,
+                                      monitor=self.monitor(feedback))
+        return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"])}
