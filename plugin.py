@@ -17,6 +17,8 @@ class SoilMetalPlugin:
         from .provider import SoilMetalProvider
         self.provider = SoilMetalProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
+        # Second pass: the shipped workflow model needs the algorithms registered first.
+        self.provider.refreshAlgorithms()
 
     def initGui(self):  # noqa: N802 (QGIS API name)
         """Called by QGIS desktop: the provider is all the GUI we need."""

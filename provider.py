@@ -1,12 +1,14 @@
 """The soilmetal Processing provider."""
 
+import glob
 import os
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 ICON_PATH = os.path.join(PLUGIN_DIR, "icons", "soilmetal.svg")
+MODELS_DIR = os.path.join(PLUGIN_DIR, "models")
 
 
 def _version():
@@ -50,3 +52,12 @@ class SoilMetalProvider(QgsProcessingProvider):
         from .algorithms import all_algorithms
         for algorithm in all_algorithms():
             self.addAlgorithm(algorithm)
+        # The shipped graphical models (the whole workflow), editable in the modeler. A model
+        # resolves its steps through the registry, so it can only be loaded once this provider
+        # is registered: the plugin refreshes the provider right after adding it.
+        if QgsApplication.processingRegistry().providerById(self.id()) is not self:
+            return
+        for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
+            model = QgsProcessingModelAlgorithm()
+            if model.fromFile(path):
+                self.addAlgorithm(model)

@@ -57,6 +57,8 @@ def child(model, child_id, algorithm, description, x, y, sources, outputs=()):
         output = QgsProcessingModelOutput(label, label)
         output.setChildId(child_id)
         output.setChildOutputName(output_name)
+        # A model output keeps its step's flags: the content map and the transferred model are
+        # mandatory (in the dialog they default to temporary files), reports are optional.
         output.setMandatory(output_name in ("OUTPUT", "OUTPUT_MODEL"))
         model_outputs[label] = output
     step.setModelOutputs(model_outputs)
@@ -140,7 +142,7 @@ def build():
           {"POINTS": ("input", "POINTS_SOURCE"), "FIELD": ("input", "FIELD_SOURCE"),
            "FACTORS": source_factors, "FACTOR_NAMES": ("child", "select", "SELECTED"),
            "ENSEMBLE": ("input", "ENSEMBLE"), "SEED": ("input", "SEED")},
-          [("OUTPUT_MODEL", "GA-BP model, first survey"), ("OUTPUT_REPORT", "GA-BP report")])
+          [("OUTPUT_REPORT", "GA-BP report")])
     child(model, "transfer", "transfergabp", "Tr-GA-BP, second survey", 1000, 450,
           {"SOURCE_MODEL": ("child", "train", "OUTPUT_MODEL"), "POINTS": ("input", "POINTS_TARGET"),
            "FIELD": ("input", "FIELD_TARGET"), "FACTORS": target_factors,
@@ -160,6 +162,11 @@ def main():
     """Build and save the model file."""
     app = QgsApplication([], False)
     app.initQgis()
+    # The child algorithms must be registered so the model knows their outputs.
+    from support import plugin_parent
+    sys.path.insert(0, str(plugin_parent()))
+    import soilmetal
+    soilmetal.classFactory(None).initProcessing()
     OUTPUT_PATH.parent.mkdir(exist_ok=True)
     if not build().toFile(str(OUTPUT_PATH)):
         raise SystemExit(f"cannot write {OUTPUT_PATH}")

@@ -9,7 +9,8 @@ from osgeo import gdal
 from rasters import write_raster
 from support import run_algorithm_cli, run_qgis_process
 
-EXPECTED_IDS = ["predictcontent"]
+EXPECTED_IDS = ["spectralindices", "terrainfactors", "selectfactors", "traingabp", "transfergabp",
+                "evaluatemodel", "predictcontent", "contentstatistics", "trgabpworkflow"]
 
 
 def test_provider_and_algorithms_are_listed(profile):
