@@ -21,7 +21,14 @@ def test_provider_and_algorithms_are_listed(profile):
         assert f"soilmetal:{algorithm}" in result.stdout
 
 
-@pytest.mark.parametrize("algorithm", EXPECTED_IDS)
+def test_workflow_model_help(profile):
+    result = run_qgis_process(["help", "soilmetal:trgabpworkflow"], profile)
+    assert result.returncode == 0, result.stderr
+    assert "The whole Tr-GA-BP chain" in result.stdout
+    assert "LANDSAT_SOURCE" in result.stdout and "predict:Content map" in result.stdout
+
+
+@pytest.mark.parametrize("algorithm", [a for a in EXPECTED_IDS if a != "trgabpworkflow"])
 def test_help_shows_description_parameters_and_enum_indices(profile, algorithm):
     result = run_qgis_process(["help", f"soilmetal:{algorithm}"], profile)
     assert result.returncode == 0, result.stderr

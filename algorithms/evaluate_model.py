@@ -1,0 +1,104 @@
+"""evaluatemodel: error report of a model against independent samples."""
+
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
+
+from ..core.errors import SoilMetalError
+from ..core.model_file import load_model
+from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
+from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, prepare_samples
+from .base import SoilMetalAlgorithm
+from .select_factors import OUTLIER_LABELS
+
+
+class EvaluateModelAlgorithm(SoilMetalAlgorithm):
+    """RMSE, MRE, MAE and R2 of a model at sample points it was not trained on."""
+
+    ALGORITHM_ID = "evaluatemodel"
+    DISPLAY_NAME = "Evaluate model"
+    GROUP = "modelling"
+
+    MODEL = "MODEL"
+    POINTS = "POINTS"
+    FIELD = "FIELD"
+    FACTORS = "FACTORS"
+    SAMPLING = "SAMPLING"
+    OUTLIERS = "OUTLIERS"
+    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        """Declare parameters and outputs."""
+        self.add_parameter(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model file"), extension="json"))
+        self.add_parameter(QgsProcessingParameterFeatureSource(
+            self.POINTS, self.tr("Evaluation sample points"), [QgsProcessing.TypeVectorPoint]))
+        self.add_parameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric))
+        self.add_parameter(QgsProcessingParameterMultipleLayers(
+            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.SAMPLING, self.tr("Factor value at a point"),
+            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.OUTLIERS, self.tr("Remove outlying measured values"),
+            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_REPORT, self.tr("Evaluation report"), fileFilter="HTML files (*.html)",
+            optional=True, createByDefault=False))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
+            optional=True, createByDefault=False))
+        for name, label in (("RMSE", "RMSE (mg/kg)"), ("MRE", "MRE"), ("MAE", "MAE (mg/kg)"),
+                            ("R2", "R2"), ("N", "Samples evaluated")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """Refuse a file that is not a soilmetal model before the run starts."""
+        try:
+            load_model(self.parameterAsFile(parameters, self.MODEL, context))
+        except SoilMetalError as error:
+            return False, str(error)
+        return super().checkParameterValues(parameters, context)
+
+    def _optional_number(self, parameters, name, context):
+        """An optional number parameter, None when left empty."""
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def execute(self, parameters, context, feedback):
+        """Sample the factors at the points, predict, compare, write the report and table."""
+        monitor = self.monitor(feedback)
+        model_path = self.parameterAsFile(parameters, self.MODEL, context)
+        model = load_model(model_path)
+        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
+        sources = self.factor_sources(parameters, self.FACTORS, context)
+        check_model_factors(model, sources)
+        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
+        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
+        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
+        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
+        prepared = prepare_samples(points, sources, model.factor_names, sampling, outliers,
+                                   threshold, 1, monitor)
+        monitor.set_progress(30)
+        run = run_evaluation(model, prepared, model_path, monitor.child(30, 90), field=points.field,
+                             n_points=len(points), sampling=sampling, outlier_threshold=threshold)
+        write_evaluation_outputs(run, report_path, table_path)
+        monitor.set_progress(100)
+        results = dict(run.summary)
+        if report_path:
+            results[self.OUTPUT_REPORT] = report_path
+        if table_path:
+            results[self.OUTPUT_TABLE] = table_path
+        return results

@@ -1,0 +1,159 @@
+"""traingabp: a GA-BP model (GA-seeded 3-layer BP network trained by Levenberg-Marquardt)."""
+
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString)
+
+from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
+from ..core.model_reports import run_training, write_training_outputs
+from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, parse_factor_names, prepare_samples
+from .base import SoilMetalAlgorithm
+from .select_factors import OUTLIER_LABELS
+
+
+class TrainGaBpAlgorithm(SoilMetalAlgorithm):
+    """Trains a GA-BP model on sample points and factor rasters, with a held-out validation."""
+
+    ALGORITHM_ID = "traingabp"
+    DISPLAY_NAME = "Train GA-BP model"
+    GROUP = "modelling"
+
+    POINTS = "POINTS"
+    FIELD = "FIELD"
+    FACTORS = "FACTORS"
+    FACTOR_NAMES = "FACTOR_NAMES"
+    HIDDEN = "HIDDEN"
+    POPULATION = "POPULATION"
+    GENERATIONS = "GENERATIONS"
+    CROSSOVER = "CROSSOVER"
+    MUTATION = "MUTATION"
+    EPOCHS = "EPOCHS"
+    VALIDATION_FRACTION = "VALIDATION_FRACTION"
+    ENSEMBLE = "ENSEMBLE"
+    SEED = "SEED"
+    GOAL = "GOAL"
+    LOG_TARGET = "LOG_TARGET"
+    SAMPLING = "SAMPLING"
+    OUTLIERS = "OUTLIERS"
+    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        """Declare parameters and outputs."""
+        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        self.add_parameter(QgsProcessingParameterFeatureSource(
+            self.POINTS, self.tr("Sample points"), [QgsProcessing.TypeVectorPoint]))
+        self.add_parameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric))
+        self.add_parameter(QgsProcessingParameterMultipleLayers(
+            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_parameter(QgsProcessingParameterString(
+            self.FACTOR_NAMES, self.tr("Factors to use (comma-separated; empty = all)"),
+            defaultValue="", optional=True))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.HIDDEN, self.tr("Hidden neurons"), integer, defaultValue=4, minValue=1, maxValue=100))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.POPULATION, self.tr("GA population size"), integer, defaultValue=30, minValue=2,
+            maxValue=10000))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.GENERATIONS, self.tr("GA generations"), integer, defaultValue=50, minValue=0,
+            maxValue=100000))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.CROSSOVER, self.tr("GA crossover probability"), double, defaultValue=0.3,
+            minValue=0.0, maxValue=1.0))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.MUTATION, self.tr("GA mutation probability"), double, defaultValue=0.1,
+            minValue=0.0, maxValue=1.0))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.EPOCHS, self.tr("Levenberg-Marquardt epochs (maximum)"), integer, defaultValue=50,
+            minValue=0, maxValue=100000))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.VALIDATION_FRACTION, self.tr("Share of samples held out for validation"), double,
+            defaultValue=0.2, minValue=0.0, maxValue=0.9))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
+            maxValue=100))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.GOAL, self.tr("LM goal (share of variance left unexplained)"), double,
+            defaultValue=DEFAULT_GOAL, minValue=0.0, maxValue=1.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterBoolean(
+            self.LOG_TARGET, self.tr("Model log(content)"), defaultValue=False), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.SAMPLING, self.tr("Factor value at a point"),
+            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.OUTLIERS, self.tr("Remove outlying measured values"),
+            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"), double,
+            optional=True, minValue=0.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_REPORT, self.tr("Training report"), fileFilter="HTML files (*.html)",
+            optional=True, createByDefault=False))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
+            optional=True, createByDefault=False))
+        for name, label in (("RMSE", "Validation RMSE (mg/kg)"), ("MRE", "Validation MRE"),
+                            ("R2", "Validation R2"), ("MAE", "Validation MAE (mg/kg)"),
+                            ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def _optional_number(self, parameters, name, context):
+        """An optional number parameter, None when left empty."""
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def execute(self, parameters, context, feedback):
+        """Sample the factors, hold out the validation samples, train, write the outputs."""
+        monitor = self.monitor(feedback)
+        settings = GABPSettings(
+            hidden=self.parameterAsInt(parameters, self.HIDDEN, context),
+            population=self.parameterAsInt(parameters, self.POPULATION, context),
+            generations=self.parameterAsInt(parameters, self.GENERATIONS, context),
+            crossover=self.parameterAsDouble(parameters, self.CROSSOVER, context),
+            mutation=self.parameterAsDouble(parameters, self.MUTATION, context),
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            goal=self.parameterAsDouble(parameters, self.GOAL, context),
+            ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            log_target=self.parameterAsBoolean(parameters, self.LOG_TARGET, context))
+        settings.validate()
+        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
+        sources = self.factor_sources(parameters, self.FACTORS, context)
+        names = parse_factor_names(self.parameterAsString(parameters, self.FACTOR_NAMES, context))
+        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
+        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
+        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
+        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
+
+        prepared = prepare_samples(points, sources, names or None, sampling, outliers, threshold,
+                                   MIN_TRAINING_SAMPLES, monitor)
+        monitor.set_progress(5)
+        run = run_training(prepared, settings,
+                           self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
+                           monitor.child(5, 95), field=points.field, n_points=len(points),
+                           sampling=sampling, outlier_threshold=threshold)
+        figures = write_training_outputs(run, model_path, report_path, table_path)
+        if figures:
+            feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))
+        monitor.set_progress(100)
+        results = {self.OUTPUT_MODEL: model_path, **run.summary}
+        if report_path:
+            results[self.OUTPUT_REPORT] = report_path
+        if table_path:
+            results[self.OUTPUT_TABLE] = table_path
+        return results

@@ -1,0 +1,179 @@
+"""transfergabp: Tr-GA-BP, a source GA-BP model transferred to a new period with few samples."""
+
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString)
+
+from ..core.errors import SoilMetalError
+from ..core.gabp import MIN_TRAINING_SAMPLES
+from ..core.model_file import file_sha256, load_model
+from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
+from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, prepare_samples
+from ..core.transfer import (DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
+                             parse_beta_grid)
+from .base import SoilMetalAlgorithm
+from .select_factors import OUTLIER_LABELS
+
+METHOD_LABELS = ("Gradient descent (the paper)", "Levenberg-Marquardt")
+assert len(METHOD_LABELS) == len(TRANSFER_METHODS)
+
+
+class TransferGaBpAlgorithm(SoilMetalAlgorithm):
+    """Transfers a GA-BP model to target samples and compares it with GA-BP from scratch."""
+
+    ALGORITHM_ID = "transfergabp"
+    DISPLAY_NAME = "Transfer GA-BP model (Tr-GA-BP)"
+    GROUP = "modelling"
+
+    SOURCE_MODEL = "SOURCE_MODEL"
+    POINTS = "POINTS"
+    FIELD = "FIELD"
+    FACTORS = "FACTORS"
+    TRAIN_SAMPLES = "TRAIN_SAMPLES"
+    VALIDATION_FRACTION = "VALIDATION_FRACTION"
+    BETA_GRID = "BETA_GRID"
+    LEARNING_RATE = "LEARNING_RATE"
+    EPOCHS = "EPOCHS"
+    ENSEMBLE = "ENSEMBLE"
+    SEED = "SEED"
+    PENALTY = "PENALTY"
+    METHOD = "METHOD"
+    SAMPLING = "SAMPLING"
+    OUTLIERS = "OUTLIERS"
+    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT_BASELINE_MODEL = "OUTPUT_BASELINE_MODEL"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        """Declare parameters and outputs."""
+        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        self.add_parameter(QgsProcessingParameterFile(
+            self.SOURCE_MODEL, self.tr("Source model file"), extension="json"))
+        self.add_parameter(QgsProcessingParameterFeatureSource(
+            self.POINTS, self.tr("Target sample points"), [QgsProcessing.TypeVectorPoint]))
+        self.add_parameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric))
+        self.add_parameter(QgsProcessingParameterMultipleLayers(
+            self.FACTORS, self.tr("Factor rasters of the target period"), QgsProcessing.TypeRaster))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.TRAIN_SAMPLES, self.tr("Target samples for retraining"), integer, defaultValue=16,
+            minValue=MIN_TRAINING_SAMPLES))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.VALIDATION_FRACTION, self.tr("Share of the other samples used for validation"),
+            double, defaultValue=0.2, minValue=0.0, maxValue=1.0))
+        self.add_parameter(QgsProcessingParameterString(
+            self.BETA_GRID, self.tr("Beta grid (start:stop:step or a list)"), defaultValue="0:1:0.1"))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.LEARNING_RATE, self.tr("Learning rate"), double, defaultValue=0.1, minValue=1e-9))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.EPOCHS, self.tr("Retraining epochs (maximum)"), integer, defaultValue=500, minValue=0,
+            maxValue=1000000))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
+            maxValue=100))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.PENALTY, self.tr("Penalty keeping W_T near beta * W_S"), double,
+            defaultValue=DEFAULT_PENALTY, minValue=0.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.METHOD, self.tr("Optimiser"), options=[self.tr(label) for label in METHOD_LABELS],
+            defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.SAMPLING, self.tr("Factor value at a point"),
+            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.OUTLIERS, self.tr("Remove outlying measured values"),
+            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"), double,
+            optional=True, minValue=0.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_BASELINE_MODEL, self.tr("GA-BP from scratch model file"),
+            fileFilter="Model files (*.json)", optional=True, createByDefault=False))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_REPORT, self.tr("Transfer report"), fileFilter="HTML files (*.html)",
+            optional=True, createByDefault=False))
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
+            optional=True, createByDefault=False))
+        for name, label in (("RMSE", "Tr-GA-BP validation RMSE (mg/kg)"),
+                            ("MRE", "Tr-GA-BP validation MRE"), ("R2", "Tr-GA-BP validation R2"),
+                            ("MAE", "Tr-GA-BP validation MAE (mg/kg)"), ("BETA", "Mean beta"),
+                            ("BASELINE_RMSE", "GA-BP from scratch validation RMSE (mg/kg)"),
+                            ("BASELINE_MRE", "GA-BP from scratch validation MRE"),
+                            ("SOURCE_RMSE", "Source model unchanged validation RMSE (mg/kg)"),
+                            ("SOURCE_MRE", "Source model unchanged validation MRE"),
+                            ("N_TRAIN", "Retraining samples"), ("N_VALIDATION", "Validation samples")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """Refuse a file that is not a soilmetal model, and an unreadable beta grid, before the run."""
+        try:
+            load_model(self.parameterAsFile(parameters, self.SOURCE_MODEL, context))
+            parse_beta_grid(self.parameterAsString(parameters, self.BETA_GRID, context))
+        except SoilMetalError as error:
+            return False, str(error)
+        return super().checkParameterValues(parameters, context)
+
+    def _optional_number(self, parameters, name, context):
+        """An optional number parameter, None when left empty."""
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def execute(self, parameters, context, feedback):
+        """Sample the target factors, transfer, train the baseline, write the outputs."""
+        monitor = self.monitor(feedback)
+        source_path = self.parameterAsFile(parameters, self.SOURCE_MODEL, context)
+        source = load_model(source_path)
+        seed = self.parameterAsInt(parameters, self.SEED, context)
+        settings = TransferSettings(
+            beta_grid=parse_beta_grid(self.parameterAsString(parameters, self.BETA_GRID, context)),
+            learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            penalty=self.parameterAsDouble(parameters, self.PENALTY, context),
+            method=TRANSFER_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            seed=seed)
+        settings.validate()
+        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
+        sources = self.factor_sources(parameters, self.FACTORS, context)
+        check_model_factors(source, sources, "The source model")
+        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
+        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
+        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        baseline_path = self.parameterAsFileOutput(
+            parameters, self.OUTPUT_BASELINE_MODEL, context) or None
+        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
+        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
+
+        prepared = prepare_samples(points, sources, source.factor_names, sampling, outliers,
+                                   threshold, MIN_TRAINING_SAMPLES, monitor)
+        monitor.set_progress(5)
+        run = run_transfer(
+            source, source_path, prepared, settings,
+            train_samples=self.parameterAsInt(parameters, self.TRAIN_SAMPLES, context),
+            validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
+            ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
+            monitor=monitor.child(5, 95), field=points.field, n_points=len(points),
+            sampling=sampling, outlier_threshold=threshold, source_sha256=file_sha256(source_path))
+        figures = write_transfer_outputs(run, model_path, report_path, table_path, baseline_path)
+        if figures:
+            feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))
+        monitor.set_progress(100)
+        results = {self.OUTPUT_MODEL: model_path, **run.summary}
+        for name, path in ((self.OUTPUT_BASELINE_MODEL, baseline_path),
+                           (self.OUTPUT_REPORT, report_path), (self.OUTPUT_TABLE, table_path)):
+            if path:
+                results[name] = path
+        return results
