@@ -7,13 +7,16 @@ from html import escape
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsRasterLayer, QgsWkbTypes)
+                       QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsRasterLayer,
+                       QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import SoilMetalError
 from ..core.monitor import Monitor
-from ..core.sampling import FactorSource, PointSet
+from ..core.outliers import LABELS as OUTLIER_LABELS
+from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, FactorSource, PointSet
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_DIR = os.path.join(PLUGIN_DIR, "help")
@@ -48,6 +51,11 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     ALGORITHM_ID = ""
     DISPLAY_NAME = ""
     GROUP = "factors"
+
+    # Advanced options shared by every algorithm that reads soil samples.
+    SAMPLING = "SAMPLING"
+    OUTLIERS = "OUTLIERS"
+    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
 
     def name(self):
         """Fixed, lowercase id (never translated)."""
@@ -140,6 +148,31 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     # ---- conversions shared by the algorithms -------------------------------------------
+
+    def add_sample_options(self):
+        """Declare the advanced SAMPLING, OUTLIERS and OUTLIERS_THRESHOLD parameters."""
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.SAMPLING, self.tr("Factor value at a point"),
+            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.OUTLIERS, self.tr("Remove outlying measured values"),
+            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0), advanced=True)
+
+    def sample_options(self, parameters, context):
+        """(sampling method, outlier method, outlier threshold or None) from the sample options."""
+        return (SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)],
+                OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)],
+                self.optional_number(parameters, self.OUTLIERS_THRESHOLD, context))
+
+    def optional_number(self, parameters, name, context):
+        """An optional number parameter, None when left empty."""
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
 
     @staticmethod
     def monitor(feedback):

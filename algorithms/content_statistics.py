@@ -67,13 +67,6 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
         for name, label in self.NUMBER_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
-    def _optional_number(self, parameters, name, context):
-        """An optional number parameter, None when left empty."""
-        value = parameters.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
-
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """Refuse bad class breaks, or an index map without a background, before the run."""
         try:
@@ -82,7 +75,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
             return False, f"CLASS_BREAKS: {error}"
         wants_index = parameters.get(self.OUTPUT_INDEX) is not None and bool(
             self.parameterAsOutputLayer(parameters, self.OUTPUT_INDEX, context))
-        if wants_index and self._optional_number(parameters, self.REFERENCE_MEAN, context) is None:
+        if wants_index and self.optional_number(parameters, self.REFERENCE_MEAN, context) is None:
             return False, self.tr(
                 "OUTPUT_INDEX needs REFERENCE_MEAN: the index compares the content with a "
                 "background value. Set REFERENCE_MEAN (e.g. 21.4 mg/kg for Cu in Shaanxi), or "
@@ -96,14 +89,14 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
         index_path = self.parameterAsOutputLayer(parameters, self.OUTPUT_INDEX, context) or None
         table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-        reference_max = self._optional_number(parameters, self.REFERENCE_MAX, context)
+        reference_max = self.optional_number(parameters, self.REFERENCE_MAX, context)
         run = run_content_statistics(
             path, band=self.parameterAsInt(parameters, self.BAND, context) or 1,
             class_breaks=self.parameterAsString(parameters, self.CLASS_BREAKS, context),
-            reference_mean=self._optional_number(parameters, self.REFERENCE_MEAN, context),
+            reference_mean=self.optional_number(parameters, self.REFERENCE_MEAN, context),
             reference_max=reference_max,
-            reference_min=self._optional_number(parameters, self.REFERENCE_MIN, context),
-            reference_std=self._optional_number(parameters, self.REFERENCE_STD, context),
+            reference_min=self.optional_number(parameters, self.REFERENCE_MIN, context),
+            reference_std=self.optional_number(parameters, self.REFERENCE_STD, context),
             index=self.parameterAsEnum(parameters, self.INDEX, context), index_path=index_path,
             table_path=table_path, report_path=report_path, layer_name=layer.name(),
             monitor=self.monitor(feedback))

@@ -1,17 +1,15 @@
 """evaluatemodel: error report of a model against independent samples."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
+                       QgsProcessingParameterMultipleLayers)
 
 from ..core.errors import SoilMetalError
 from ..core.model_file import load_model
 from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
-from ..core.outliers import METHODS as OUTLIER_METHODS
-from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, prepare_samples
+from ..core.sampling import prepare_samples
 from .base import SoilMetalAlgorithm
-from .select_factors import OUTLIER_LABELS
 
 
 class EvaluateModelAlgorithm(SoilMetalAlgorithm):
@@ -25,9 +23,6 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
     POINTS = "POINTS"
     FIELD = "FIELD"
     FACTORS = "FACTORS"
-    SAMPLING = "SAMPLING"
-    OUTLIERS = "OUTLIERS"
-    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
 
@@ -42,15 +37,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
             type=QgsProcessingParameterField.Numeric))
         self.add_parameter(QgsProcessingParameterMultipleLayers(
             self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.SAMPLING, self.tr("Factor value at a point"),
-            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.OUTLIERS, self.tr("Remove outlying measured values"),
-            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
-            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0), advanced=True)
+        self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Evaluation report"), fileFilter="HTML files (*.html)",
             optional=True, createByDefault=False))
@@ -69,13 +56,6 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
             return False, str(error)
         return super().checkParameterValues(parameters, context)
 
-    def _optional_number(self, parameters, name, context):
-        """An optional number parameter, None when left empty."""
-        value = parameters.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
-
     def execute(self, parameters, context, feedback):
         """Sample the factors at the points, predict, compare, write the report and table."""
         monitor = self.monitor(feedback)
@@ -84,9 +64,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
         points = self.read_points(parameters, self.POINTS, self.FIELD, context)
         sources = self.factor_sources(parameters, self.FACTORS, context)
         check_model_factors(model, sources)
-        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
-        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
-        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        sampling, outliers, threshold = self.sample_options(parameters, context)
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
         table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
         prepared = prepare_samples(points, sources, model.factor_names, sampling, outliers,

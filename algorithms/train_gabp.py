@@ -1,17 +1,15 @@
 """traingabp: a GA-BP model (GA-seeded 3-layer BP network trained by Levenberg-Marquardt)."""
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
 from ..core.model_reports import run_training, write_training_outputs
-from ..core.outliers import METHODS as OUTLIER_METHODS
-from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, parse_factor_names, prepare_samples
+from ..core.sampling import parse_factor_names, prepare_samples
 from .base import SoilMetalAlgorithm
-from .select_factors import OUTLIER_LABELS
 
 
 class TrainGaBpAlgorithm(SoilMetalAlgorithm):
@@ -36,9 +34,6 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     SEED = "SEED"
     GOAL = "GOAL"
     LOG_TARGET = "LOG_TARGET"
-    SAMPLING = "SAMPLING"
-    OUTLIERS = "OUTLIERS"
-    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
@@ -86,15 +81,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
             defaultValue=DEFAULT_GOAL, minValue=0.0, maxValue=1.0), advanced=True)
         self.add_parameter(QgsProcessingParameterBoolean(
             self.LOG_TARGET, self.tr("Model log(content)"), defaultValue=False), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.SAMPLING, self.tr("Factor value at a point"),
-            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.OUTLIERS, self.tr("Remove outlying measured values"),
-            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"), double,
-            optional=True, minValue=0.0), advanced=True)
+        self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
         self.add_parameter(QgsProcessingParameterFileDestination(
@@ -107,13 +94,6 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
                             ("R2", "Validation R2"), ("MAE", "Validation MAE (mg/kg)"),
                             ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
-
-    def _optional_number(self, parameters, name, context):
-        """An optional number parameter, None when left empty."""
-        value = parameters.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
 
     def execute(self, parameters, context, feedback):
         """Sample the factors, hold out the validation samples, train, write the outputs."""
@@ -133,9 +113,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         points = self.read_points(parameters, self.POINTS, self.FIELD, context)
         sources = self.factor_sources(parameters, self.FACTORS, context)
         names = parse_factor_names(self.parameterAsString(parameters, self.FACTOR_NAMES, context))
-        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
-        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
-        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        sampling, outliers, threshold = self.sample_options(parameters, context)
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
         table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None

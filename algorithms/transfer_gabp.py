@@ -10,12 +10,10 @@ from ..core.errors import SoilMetalError
 from ..core.gabp import MIN_TRAINING_SAMPLES
 from ..core.model_file import file_sha256, load_model
 from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
-from ..core.outliers import METHODS as OUTLIER_METHODS
-from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, prepare_samples
+from ..core.sampling import prepare_samples
 from ..core.transfer import (DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
                              parse_beta_grid)
 from .base import SoilMetalAlgorithm
-from .select_factors import OUTLIER_LABELS
 
 METHOD_LABELS = ("Gradient descent (the paper)", "Levenberg-Marquardt")
 assert len(METHOD_LABELS) == len(TRANSFER_METHODS)
@@ -41,9 +39,6 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     SEED = "SEED"
     PENALTY = "PENALTY"
     METHOD = "METHOD"
-    SAMPLING = "SAMPLING"
-    OUTLIERS = "OUTLIERS"
-    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_BASELINE_MODEL = "OUTPUT_BASELINE_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
@@ -85,15 +80,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterEnum(
             self.METHOD, self.tr("Optimiser"), options=[self.tr(label) for label in METHOD_LABELS],
             defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.SAMPLING, self.tr("Factor value at a point"),
-            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.OUTLIERS, self.tr("Remove outlying measured values"),
-            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"), double,
-            optional=True, minValue=0.0), advanced=True)
+        self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
         self.add_parameter(QgsProcessingParameterFileDestination(
@@ -124,13 +111,6 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             return False, str(error)
         return super().checkParameterValues(parameters, context)
 
-    def _optional_number(self, parameters, name, context):
-        """An optional number parameter, None when left empty."""
-        value = parameters.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
-
     def execute(self, parameters, context, feedback):
         """Sample the target factors, transfer, train the baseline, write the outputs."""
         monitor = self.monitor(feedback)
@@ -148,9 +128,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         points = self.read_points(parameters, self.POINTS, self.FIELD, context)
         sources = self.factor_sources(parameters, self.FACTORS, context)
         check_model_factors(source, sources, "The source model")
-        sampling = SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)]
-        outliers = OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)]
-        threshold = self._optional_number(parameters, self.OUTLIERS_THRESHOLD, context)
+        sampling, outliers, threshold = self.sample_options(parameters, context)
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         baseline_path = self.parameterAsFileOutput(
             parameters, self.OUTPUT_BASELINE_MODEL, context) or None

@@ -25,6 +25,9 @@ import numpy as np
 from .errors import SoilMetalError
 
 METHODS = ("none", "iqr", "zscore")
+# One label per METHODS entry, same order, for the Processing enum.
+LABELS = ("None: keep every sample", "IQR rule (Tukey fences, k = 1.5 unless set)",
+          "z-score (|z| > 3 unless set)")
 DEFAULT_THRESHOLDS = {"none": None, "iqr": 1.5, "zscore": 3.0}
 # Scale that makes the MAD a consistent estimator of a normal distribution's std.
 MAD_TO_STD = 1.4826

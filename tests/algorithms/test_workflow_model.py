@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-import pytest
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
 
