@@ -17,11 +17,5 @@ ALGORITHMS = (
 
 def all_algorithms():
     """One instance of every soilmetal algorithm, in toolbox order."""
-    algorithms = []
-    for module_name, class_name in ALGORITHMS:
-        try:  # DEVELOPMENT ONLY: tolerate modules not written yet (removed before release)
-            module = importlib.import_module(f".{module_name}", __name__)
-        except ModuleNotFoundError:
-            continue
-        algorithms.append(getattr(module, class_name)())
-    return algorithms
+    return [getattr(importlib.import_module(f".{module_name}", __name__), class_name)()
+            for module_name, class_name in ALGORITHMS]
