@@ -11,7 +11,7 @@ from ..core.gabp import MIN_TRAINING_SAMPLES
 from ..core.model_file import file_sha256, load_model
 from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
 from ..core.sampling import prepare_samples
-from ..core.transfer import (DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
+from ..core.transfer import (DEFAULT_OUTPUT_ANCHOR, DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
                              parse_beta_grid)
 from .base import SoilMetalAlgorithm
 
@@ -38,6 +38,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     ENSEMBLE = "ENSEMBLE"
     SEED = "SEED"
     PENALTY = "PENALTY"
+    OUTPUT_ANCHOR = "OUTPUT_ANCHOR"
     METHOD = "METHOD"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_BASELINE_MODEL = "OUTPUT_BASELINE_MODEL"
@@ -77,6 +78,9 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterNumber(
             self.PENALTY, self.tr("Penalty keeping W_T near beta * W_S"), double,
             defaultValue=DEFAULT_PENALTY, minValue=0.0), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.OUTPUT_ANCHOR, self.tr("Share of the penalty on the output layer"), double,
+            defaultValue=DEFAULT_OUTPUT_ANCHOR, minValue=0.0, maxValue=1.0), advanced=True)
         self.add_parameter(QgsProcessingParameterEnum(
             self.METHOD, self.tr("Optimiser"), options=[self.tr(label) for label in METHOD_LABELS],
             defaultValue=0), advanced=True)
@@ -122,6 +126,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
             penalty=self.parameterAsDouble(parameters, self.PENALTY, context),
+            output_anchor=self.parameterAsDouble(parameters, self.OUTPUT_ANCHOR, context),
             method=TRANSFER_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             seed=seed)
         settings.validate()

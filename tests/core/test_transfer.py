@@ -84,11 +84,14 @@ def test_a_large_penalty_keeps_w_on_beta_times_ws():
         assert deviations[method, 0.0] > 100 * deviations[method, 1e6], deviations
 
 
-def penalised_objective(params, w_source, xs, ys, penalty):
-    """MSE + penalty * ||W - beta W_S||^2 / n_params, written out from the paper + spec."""
+def penalised_objective(params, w_source, xs, ys, penalty, output_anchor=1.0, hidden=4):
+    """MSE + penalty * sum(anchor (W - beta W_S)^2) / n_params, written out from the spec:
+    anchor 1 on the hidden layer, output_anchor on the last hidden + 1 (output) parameters."""
     theta, beta = params[:-1], params[-1]
+    anchor = np.ones(theta.size)
+    anchor[theta.size - hidden - 1:] = output_anchor
     return (np.mean((forward(theta, xs) - ys) ** 2)
-            + penalty * np.sum((theta - beta * w_source) ** 2) / theta.size)
+            + penalty * np.sum(anchor * (theta - beta * w_source) ** 2) / theta.size)
 
 
 def numeric_gradient(params, *args, step=1e-6):
@@ -101,17 +104,18 @@ def numeric_gradient(params, *args, step=1e-6):
     return gradient
 
 
+@pytest.mark.parametrize("anchor", [1.0, 0.3])
 @pytest.mark.parametrize("method,epochs,reduction", [("gd", 500, 1e-2), ("lm", 100, 1e-6)])
 def test_fine_tuning_reaches_a_stationary_point_of_the_penalised_objective(method, epochs,
-                                                                           reduction):
+                                                                           reduction, anchor):
     source = source_model(2)
     x, y = period(16, 5.0, 400)
     xs, ys = scaled(source, x, y)
     w_source = source.members[0]
     model, _ = transfer(source, x, y, TransferSettings(method=method, epochs=epochs,
-                                                       patience=epochs))
+                                                       patience=epochs, output_anchor=anchor))
     beta0, beta = model.provenance["beta0"][0], model.provenance["beta"][0]
-    args = (w_source, xs, ys, 10.0)
+    args = (w_source, xs, ys, 10.0, anchor, source.hidden)
     start = np.linalg.norm(numeric_gradient(np.append(beta0 * w_source, beta0), *args))
     end = np.linalg.norm(numeric_gradient(np.append(model.members[0], beta), *args))
     assert end < reduction * start, (start, end)
@@ -177,3 +181,27 @@ def test_beta_grid_parsing_and_bad_settings():
         transfer(source, x, y, TransferSettings(method="adam"))
     with pytest.raises(SoilMetalError, match="penalty"):
         transfer(source, x, y, TransferSettings(penalty=-1))
+
+
+def test_output_anchor_frees_the_output_layer_only():
+    """With a huge penalty the hidden layer stays at beta * W_S; the output layer moves
+    only when its anchor is below 1."""
+    from core.network import minmax_apply, n_params
+    from core.transfer import anchor_weights, transfer_member
+    assert list(anchor_weights(n_params(2, 4), 4, 0.3)) == [1.0] * 12 + [0.3] * 5
+    rng = np.random.default_rng(4)
+    theta_source = rng.normal(0, 0.8, n_params(2, 4))
+    xs = rng.uniform(-1, 1, (16, 2))
+    from core.network import forward
+    ys = forward(theta_source, xs) + 0.4  # the target period is the source shifted upward
+    hidden = slice(0, 12)
+    output = slice(12, 17)
+    moved = {}
+    for anchor in (1.0, 0.0):
+        settings = TransferSettings(penalty=1e6, output_anchor=anchor, epochs=50, beta_grid=(1.0,),
+                                    method="lm")
+        theta, beta, _, _, _ = transfer_member(theta_source, xs, ys, settings, np.random.default_rng(0))
+        np.testing.assert_allclose(theta[hidden], beta * theta_source[hidden], atol=1e-3)
+        moved[anchor] = np.abs(theta[output] - beta * theta_source[output]).max()
+    assert moved[1.0] < 1e-3
+    assert moved[0.0] > 0.1
