@@ -1,5 +1,7 @@
 """Colour ramps for content maps, applied when Processing loads an output into the project."""
 
+import math
+
 from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
                        QgsProcessingLayerPostProcessorInterface, QgsRasterBandStats,
                        QgsRasterLayer, QgsRasterShader, QgsSingleBandPseudoColorRenderer)
@@ -18,8 +20,23 @@ def _ramp(colours):
     return QgsGradientColorRamp(QColor(colours[0]), QColor(colours[-1]), False, stops)
 
 
+def nice_breaks(low, high, classes=CLASSES):
+    """About `classes` + 1 round class breaks (steps of 1, 2, 2.5 or 5 x 10^k) covering [low, high]."""
+    raw = (high - low) / max(classes, 1)
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(low / step) * step
+    count = max(1, math.ceil((high - start) / step - 1e-9))
+    return [start + i * step for i in range(count + 1)]
+
+
+def _format(value):
+    """A break value without spurious decimals."""
+    return f"{value:g}"
+
+
 def apply_content_style(layer, kind="content", title=None):
-    """Style band 1 of a raster layer with a pseudocolour ramp stretched over its 2-98 % range."""
+    """Style band 1 of a raster layer in discrete classes with round breaks over its 2-98 % range."""
     if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
         return
     provider = layer.dataProvider()
@@ -32,13 +49,29 @@ def apply_content_style(layer, kind="content", title=None):
     if not high > low:
         high = low + 1.0
     colours = UNCERTAINTY_COLOURS if kind == "uncertainty" else CONTENT_COLOURS
-    shader_function = QgsColorRampShader(low, high, _ramp(colours), QgsColorRampShader.Interpolated)
-    shader_function.classifyColorRamp(CLASSES, 1, layer.extent(), provider)
+    ramp = _ramp(colours)
+    breaks = nice_breaks(low, high)
+    classes = len(breaks) - 1
+    # Discrete classes: each pixel takes the colour of the class whose upper break it does not
+    # exceed; the first and last classes are open so no pixel is left uncoloured.
+    items = []
+    for index in range(classes):
+        lower, upper = breaks[index], breaks[index + 1]
+        if index == 0:
+            label = f"< {_format(upper)}"
+        elif index == classes - 1:
+            label = f">= {_format(lower)}"
+        else:
+            label = f"{_format(lower)} - {_format(upper)}"
+        value = float("inf") if index == classes - 1 else upper
+        items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(index / max(classes - 1, 1)), label))
+    shader_function = QgsColorRampShader(breaks[0], breaks[-1], ramp, QgsColorRampShader.Discrete)
+    shader_function.setColorRampItemList(items)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_function)
     renderer = QgsSingleBandPseudoColorRenderer(provider, 1, shader)
-    renderer.setClassificationMin(low)
-    renderer.setClassificationMax(high)
+    renderer.setClassificationMin(breaks[0])
+    renderer.setClassificationMax(breaks[-1])
     layer.setRenderer(renderer)
     if title:
         layer.setName(title)

@@ -14,11 +14,13 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (QgsAbstractMetadataBase, QgsApplication, QgsCoordinateReferenceSystem,  # noqa: E402
-                       QgsMapRendererParallelJob, QgsMapSettings, QgsProject,
-                       QgsRasterLayer, QgsVectorLayer, QgsMarkerSymbol,
-                       QgsSingleSymbolRenderer)
-from qgis.PyQt.QtCore import QSize  # noqa: E402
-from qgis.PyQt.QtGui import QColor  # noqa: E402
+                       QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend, QgsLayoutItemMap,
+                       QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize, QgsMapLayerLegendUtils,
+                       QgsMarkerSymbol,
+                       QgsPrintLayout, QgsProject, QgsRasterLayer, QgsSingleSymbolRenderer,
+                       QgsUnitTypes, QgsVectorLayer)
+from osgeo import gdal  # noqa: E402
+from qgis.PyQt.QtGui import QFont  # noqa: E402
 
 
 def link(name, path, description):
@@ -54,18 +56,61 @@ def add_samples(project, group, path, name, colour):
     return layer
 
 
-def render(layers, extent, crs, path, size=(900, 820)):
-    """Render layers (top first) to a PNG."""
-    settings = QgsMapSettings()
-    settings.setLayers(layers)
-    settings.setDestinationCrs(crs)
-    settings.setExtent(extent)
-    settings.setOutputSize(QSize(*size))
-    settings.setBackgroundColor(QColor("white"))
-    job = QgsMapRendererParallelJob(settings)
-    job.start()
-    job.waitForFinished()
-    job.renderedImage().save(str(path), "PNG")
+def render(project, layers, title, path):
+    """Export a print layout (title, map, legend, scale bar) of layers (top first) to a PNG."""
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    page = layout.pageCollection().page(0)
+    page.setPageSize(QgsLayoutSize(220, 165, QgsUnitTypes.LayoutMillimeters))
+    label = QgsLayoutItemLabel(layout)
+    label.setText(title)
+    label.setFont(QFont("DejaVu Sans", 14))
+    label.attemptMove(QgsLayoutPoint(6, 4, QgsUnitTypes.LayoutMillimeters))
+    label.attemptResize(QgsLayoutSize(200, 10, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(label)
+    map_item = QgsLayoutItemMap(layout)
+    map_item.attemptMove(QgsLayoutPoint(6, 16, QgsUnitTypes.LayoutMillimeters))
+    map_item.attemptResize(QgsLayoutSize(150, 140, QgsUnitTypes.LayoutMillimeters))
+    map_item.setLayers(layers)
+    map_item.setCrs(layers[-1].crs())
+    map_item.setExtent(layers[-1].extent())
+    map_item.setFrameEnabled(True)
+    layout.addLayoutItem(map_item)
+    legend = QgsLayoutItemLegend(layout)
+    legend.setLinkedMap(map_item)
+    legend.setAutoUpdateModel(False)
+    legend.model().rootGroup().clear()
+    for layer in layers:
+        node = legend.model().rootGroup().addLayer(layer)
+        if isinstance(layer, QgsRasterLayer):
+            # Drop the "Band 1: ..." header; the layer name already says what the classes are.
+            count = len(legend.model().layerLegendNodes(node))
+            QgsMapLayerLegendUtils.setLegendNodeOrder(node, list(range(1, count)))
+            legend.model().refreshLayerLegend(node)
+    legend.setTitle("")
+    legend.attemptMove(QgsLayoutPoint(160, 16, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(legend)
+    scale = QgsLayoutItemScaleBar(layout)
+    scale.setStyle("Single Box")
+    scale.setLinkedMap(map_item)
+    scale.applyDefaultSize()
+    scale.setUnits(QgsUnitTypes.DistanceKilometers)
+    scale.setNumberOfSegments(2)
+    scale.setUnitsPerSegment(1)
+    scale.setUnitLabel("km")
+    scale.attemptMove(QgsLayoutPoint(160, 140, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(scale)
+    settings = QgsLayoutExporter.ImageExportSettings()
+    settings.dpi = 110
+    settings.generateWorldFile = False
+    settings.exportMetadata = False
+    # The exporter tries to georeference the PNG through GDAL, which cannot update a PNG: the
+    # message it prints is noise, the picture is written all the same.
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        QgsLayoutExporter(layout).exportToImage(str(path), settings)
+    finally:
+        gdal.PopErrorHandler()
 
 
 def main():
@@ -113,7 +158,8 @@ def main():
             add_raster(project, groups["True content 2019 (demo only)"], truth, f"{label} true content 2019",
                        "content")
         samples = project.mapLayersByName("Samples 2019")[0]
-        render([samples, content], content.extent(), content.crs(), figures / f"{metal}_2019.png")
+        render(project, [samples, content], f"{label} in topsoil, 2019: Tr-GA-BP content map (demo data)",
+               figures / f"{metal}_2019.png")
     for raster in sorted((out / "factors").glob("*.tif")):
         layer = add_raster(project, groups["Factors"], raster, raster.stem)
         layer.setCustomProperty("soilmetal/kind", "factors")

@@ -82,7 +82,8 @@ def map_error(predicted, truth):
     from core.metrics import regression_metrics
 
     def read(path):
-        band = gdal.Open(str(path)).GetRasterBand(1)
+        dataset = gdal.Open(str(path))  # keep the dataset alive while its band is used
+        band = dataset.GetRasterBand(1)
         values = band.ReadAsArray().astype(float)
         nodata = band.GetNoDataValue()
         if nodata is not None:

@@ -84,3 +84,15 @@ def test_unwritable_output_path_is_explained(run_alg, tmp_path, model_and_factor
     with pytest.raises(QgsProcessingException, match="Cannot create the output folder"):
         run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [factors],
                                    "OUTPUT": str(blocker / "maps" / "x.tif")})
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (37.16, 88.70, [30, 40, 50, 60, 70, 80, 90]),
+    (0.12, 0.93, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+    (5.0, 6.0, [5.0, 5.2, 5.4, 5.6, 5.8, 6.0]),
+])
+def test_legend_classes_have_round_breaks_covering_the_range(low, high, expected):
+    from soilmetal.algorithms.styling import nice_breaks
+    breaks = nice_breaks(low, high)
+    np.testing.assert_allclose(breaks, expected)
+    assert breaks[0] <= low and breaks[-1] >= high
