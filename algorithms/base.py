@@ -5,14 +5,16 @@ import json
 import os
 from html import escape
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsRasterLayer,
-                       QgsWkbTypes)
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsRasterLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import SoilMetalError
+from ..core.model_file import load_model
 from ..core.monitor import Monitor
 from ..core.outliers import LABELS as OUTLIER_LABELS
 from ..core.outliers import METHODS as OUTLIER_METHODS
@@ -51,8 +53,13 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     ALGORITHM_ID = ""
     DISPLAY_NAME = ""
     GROUP = "factors"
+    # Parameters holding a soilmetal model file: checked before the run starts.
+    MODEL_PARAMETERS = ()
 
-    # Advanced options shared by every algorithm that reads soil samples.
+    # Parameters of every algorithm that reads soil samples at factor rasters.
+    POINTS = "POINTS"
+    FIELD = "FIELD"
+    FACTORS = "FACTORS"
     SAMPLING = "SAMPLING"
     OUTLIERS = "OUTLIERS"
     OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
@@ -136,6 +143,15 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(parameter)
         return parameter
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """Refuse a file that is not a soilmetal model before the run starts."""
+        for name in self.MODEL_PARAMETERS:
+            try:
+                load_model(self.parameterAsFile(parameters, name, context))
+            except SoilMetalError as error:
+                return False, str(error)
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         """Run the algorithm; a SoilMetalError becomes a QgsProcessingException with its message."""
         try:
@@ -148,6 +164,16 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     # ---- conversions shared by the algorithms -------------------------------------------
+
+    def add_sample_inputs(self, points_label="Sample points", factors_label="Factor rasters"):
+        """Declare POINTS (point layer), FIELD (its numeric field) and FACTORS (rasters)."""
+        self.add_parameter(QgsProcessingParameterFeatureSource(
+            self.POINTS, self.tr(points_label), [QgsProcessing.TypeVectorPoint]))
+        self.add_parameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric))
+        self.add_parameter(QgsProcessingParameterMultipleLayers(
+            self.FACTORS, self.tr(factors_label), QgsProcessing.TypeRaster))
 
     def add_sample_options(self):
         """Declare the advanced SAMPLING, OUTLIERS and OUTLIERS_THRESHOLD parameters."""

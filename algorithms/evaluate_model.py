@@ -1,11 +1,7 @@
 """evaluatemodel: error report of a model against independent samples."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers)
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
 
-from ..core.errors import SoilMetalError
 from ..core.model_file import load_model
 from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
 from ..core.sampling import prepare_samples
@@ -20,9 +16,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
     GROUP = "modelling"
 
     MODEL = "MODEL"
-    POINTS = "POINTS"
-    FIELD = "FIELD"
-    FACTORS = "FACTORS"
+    MODEL_PARAMETERS = (MODEL,)
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
 
@@ -30,13 +24,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model file"), extension="json"))
-        self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr("Evaluation sample points"), [QgsProcessing.TypeVectorPoint]))
-        self.add_parameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
-        self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_sample_inputs("Evaluation sample points")
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Evaluation report"), fileFilter="HTML files (*.html)",
@@ -47,14 +35,6 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
         for name, label in (("RMSE", "RMSE (mg/kg)"), ("MRE", "MRE"), ("MAE", "MAE (mg/kg)"),
                             ("R2", "R2"), ("N", "Samples evaluated")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
-
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
-        """Refuse a file that is not a soilmetal model before the run starts."""
-        try:
-            load_model(self.parameterAsFile(parameters, self.MODEL, context))
-        except SoilMetalError as error:
-            return False, str(error)
-        return super().checkParameterValues(parameters, context)
 
     def execute(self, parameters, context, feedback):
         """Sample the factors at the points, predict, compare, write the report and table."""

@@ -18,6 +18,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     GROUP = "mapping"
 
     MODEL = "MODEL"
+    MODEL_PARAMETERS = (MODEL,)
     FACTORS = "FACTORS"
     EXTRAPOLATION = "EXTRAPOLATION"
     OUTPUT = "OUTPUT"
@@ -41,15 +42,6 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             advanced=True)
         self.addOutput(QgsProcessingOutputNumber("PIXELS_MAPPED", self.tr("Pixels mapped")))
         self.addOutput(QgsProcessingOutputNumber("EXTRAPOLATED_FRACTION", self.tr("Extrapolated fraction")))
-
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
-        """Refuse a file that is not a soilmetal model before the run starts."""
-        from ..core.errors import SoilMetalError
-        try:
-            load_model(self.parameterAsFile(parameters, self.MODEL, context))
-        except SoilMetalError as error:
-            return False, str(error)
-        return super().checkParameterValues(parameters, context)
 
     def execute(self, parameters, context, feedback):
         """Load the model, map it, style the result."""

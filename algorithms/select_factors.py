@@ -1,9 +1,7 @@
 """selectfactors: Pearson r of each factor with the metal at the samples, then VIF screening."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from ..core.sampling import parse_factor_names
@@ -19,9 +17,6 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
     DISPLAY_NAME = "Select factors (correlation and VIF)"
     GROUP = "modelling"
 
-    POINTS = "POINTS"
-    FIELD = "FIELD"
-    FACTORS = "FACTORS"
     MIN_ABS_R = "MIN_ABS_R"
     MAX_VIF = "MAX_VIF"
     ALWAYS_INCLUDE = "ALWAYS_INCLUDE"
@@ -32,13 +27,7 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
-        self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr("Sample points"), [QgsProcessing.TypeVectorPoint]))
-        self.add_parameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
-        self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_sample_inputs()
         self.add_parameter(QgsProcessingParameterNumber(
             self.MIN_ABS_R, self.tr("Minimum |r|"), QgsProcessingParameterNumber.Double,
             defaultValue=0.3, minValue=0.0, maxValue=1.0))

@@ -1,9 +1,7 @@
 """traingabp: a GA-BP model (GA-seeded 3-layer BP network trained by Levenberg-Marquardt)."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
@@ -19,9 +17,6 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     DISPLAY_NAME = "Train GA-BP model"
     GROUP = "modelling"
 
-    POINTS = "POINTS"
-    FIELD = "FIELD"
-    FACTORS = "FACTORS"
     FACTOR_NAMES = "FACTOR_NAMES"
     HIDDEN = "HIDDEN"
     POPULATION = "POPULATION"
@@ -41,13 +36,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
         integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
-        self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr("Sample points"), [QgsProcessing.TypeVectorPoint]))
-        self.add_parameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
-        self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_sample_inputs()
         self.add_parameter(QgsProcessingParameterString(
             self.FACTOR_NAMES, self.tr("Factors to use (comma-separated; empty = all)"),
             defaultValue="", optional=True))

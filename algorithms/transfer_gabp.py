@@ -1,10 +1,8 @@
 """transfergabp: Tr-GA-BP, a source GA-BP model transferred to a new period with few samples."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from ..core.errors import SoilMetalError
 from ..core.gabp import MIN_TRAINING_SAMPLES
@@ -27,9 +25,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     GROUP = "modelling"
 
     SOURCE_MODEL = "SOURCE_MODEL"
-    POINTS = "POINTS"
-    FIELD = "FIELD"
-    FACTORS = "FACTORS"
+    MODEL_PARAMETERS = (SOURCE_MODEL,)
     TRAIN_SAMPLES = "TRAIN_SAMPLES"
     VALIDATION_FRACTION = "VALIDATION_FRACTION"
     BETA_GRID = "BETA_GRID"
@@ -50,13 +46,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
         self.add_parameter(QgsProcessingParameterFile(
             self.SOURCE_MODEL, self.tr("Source model file"), extension="json"))
-        self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr("Target sample points"), [QgsProcessing.TypeVectorPoint]))
-        self.add_parameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
-        self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr("Factor rasters of the target period"), QgsProcessing.TypeRaster))
+        self.add_sample_inputs("Target sample points", factors_label="Factor rasters of the target period")
         self.add_parameter(QgsProcessingParameterNumber(
             self.TRAIN_SAMPLES, self.tr("Target samples for retraining"), integer, defaultValue=16,
             minValue=MIN_TRAINING_SAMPLES))
@@ -107,9 +97,8 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
-        """Refuse a file that is not a soilmetal model, and an unreadable beta grid, before the run."""
+        """Refuse an unreadable beta grid (and, in the base class, a bad model file) before the run."""
         try:
-            load_model(self.parameterAsFile(parameters, self.SOURCE_MODEL, context))
             parse_beta_grid(self.parameterAsString(parameters, self.BETA_GRID, context))
         except SoilMetalError as error:
             return False, str(error)
