@@ -127,13 +127,13 @@ class RasterReader:
         self._dataset = _open(path)
         self.info = raster_info(path)
 
-    def read(self, bands, window=None):
-        """Bands (1-based list) in a Window (None = all) -> float64 (nbands, ysize, xsize), NaN = nodata."""
+    def read(self, bands, window=None, dtype=np.float64):
+        """Bands (1-based list) in a Window (None = all) -> dtype (nbands, ysize, xsize), NaN = nodata."""
         if window is None:
             xoff, yoff, xsize, ysize = 0, 0, self.info.width, self.info.height
         else:
             xoff, yoff, xsize, ysize = window.xoff, window.yoff, window.xsize, window.ysize
-        out = np.empty((len(bands), ysize, xsize), dtype=np.float64)
+        out = np.empty((len(bands), ysize, xsize), dtype=dtype)
         for slot, band_number in enumerate(bands):
             if not 1 <= band_number <= self.info.band_count:
                 raise SoilMetalError(
@@ -147,7 +147,9 @@ class RasterReader:
             if nodata is not None:
                 values[raw == np.asarray(nodata).astype(raw.dtype)] = np.nan
             if raw.dtype.kind == "f":
-                values[~np.isfinite(values)] = np.nan
+                infinite = np.isinf(values)
+                if infinite.any():
+                    values[infinite] = np.nan
         return out
 
     def close(self):

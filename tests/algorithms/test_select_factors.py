@@ -19,9 +19,6 @@ MEUSE_CSV = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
 MEUSE_DEM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"
 TERRAIN = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 
-pytestmark = pytest.mark.skipif(not (MEUSE_CSV.exists() and MEUSE_DEM.exists()),
-                                reason="real Meuse data not available")
-
 
 def write_points(path, frame, epsg):
     """The Meuse samples as a GeoPackage point layer (x/y taken as coordinates in epsg)."""

@@ -18,8 +18,6 @@ MTL = SHARED_DATA / "binary" / "landsat8_l1" / "l8_MTL.txt"
 ALL_NAMES = ["B2", "B3", "B4", "B5", "B6", "B7", "NDVI", "EVI", "DVI", "RVI", "MNDWI", "CMR",
              "BRIGHTNESS", "GREENNESS", "WETNESS"]
 
-pytestmark = pytest.mark.skipif(not SR_DIR.exists(), reason="real Landsat clips not available")
-
 
 def read_bands(path):
     """Every band as float64 (bands, rows, cols), each band's nodata as NaN; descriptions."""
@@ -145,7 +143,6 @@ def test_integers_read_as_reflectance_warn_in_the_feedback(run_alg, tmp_path):
     assert any("look like scaled integers" in warning for warning in feedback.warnings), feedback.warnings
 
 
-@pytest.mark.skipif(not MTL.exists(), reason="real Landsat Level-1 product not available")
 def test_landsat_mtl_input_gives_top_of_atmosphere_reflectance(run_alg, tmp_path):
     text = MTL.read_text()
 

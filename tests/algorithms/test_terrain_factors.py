@@ -16,9 +16,6 @@ TERRA = SHARED_DATA / "binary" / "dem" / "terra_elev.tif"                       
 SR_CLIP = SHARED_DATA / "binary" / "landsat8_sr" / "LC08_232066_20190727.tif"   # Amazon, UTM 20S
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 
-pytestmark = pytest.mark.skipif(not SRTM.exists(), reason="real DEMs not available")
-
-
 def read_bands(path):
     """{band description: float64 array, nodata as NaN} in band order."""
     dataset = gdal.Open(str(path))
@@ -137,7 +134,6 @@ def test_a_band_the_dem_does_not_have_is_refused(run_alg, tmp_path):
     assert not os.path.exists(tmp_path / "x.tif")
 
 
-@pytest.mark.skipif(not SR_CLIP.exists(), reason="real Landsat clip not available")
 def test_a_reference_the_dem_does_not_cover_is_refused(run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="does not overlap the reference raster"):
         run_alg("terrainfactors", {"INPUT": str(SRTM), "REFERENCE": str(SR_CLIP),

@@ -19,7 +19,6 @@ def mtl_value(text, key):
     return float(re.search(rf"^\s*{key}\s*=\s*(\S+)", text, re.M).group(1))
 
 
-@pytest.mark.skipif(not MTL.exists(), reason="real Landsat Level-1 product not available")
 def test_spectralindices_on_an_mtl_file_gives_toa_reflectance(profile, tmp_path):
     output = tmp_path / "toa.tif"
     code, payload, log = run_algorithm_cli("spectralindices", {"INPUT": MTL, "OUTPUT": output}, profile)

@@ -11,9 +11,6 @@ from support import SHARED_DATA, run_algorithm_cli, run_qgis_process
 MEUSE_CSV = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
 MEUSE_DEM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"
 
-pytestmark = pytest.mark.skipif(not (MEUSE_CSV.exists() and MEUSE_DEM.exists()),
-                                reason="real Meuse data not available")
-
 
 @pytest.fixture(scope="module")
 def meuse(tmp_path_factory):

@@ -7,9 +7,7 @@ import re
 import numpy as np
 import pytest
 
-gdal = pytest.importorskip("osgeo.gdal")
-ogr = pytest.importorskip("osgeo.ogr")
-osr = pytest.importorskip("osgeo.osr")
+from osgeo import gdal, ogr, osr
 
 from demo import generate_demo_data as generator  # noqa: E402  (needs GDAL, checked above)
 

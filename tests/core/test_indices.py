@@ -10,10 +10,11 @@ from osgeo import gdal, osr
 from core import indices
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
+from support import SHARED_DATA
 
 gdal.UseExceptions()
 
-SR_DIR = "/work/shared/data/real/binary/landsat8_sr"
+SR_DIR = str(SHARED_DATA / "binary/landsat8_sr")
 SR_CLIPS = ["LC08_232066_20190727.tif", "LC08_003069_20180906_clip.tif"]
 NAMES = ["B2", "B3", "B4", "B5", "B6", "B7", "NDVI", "EVI", "DVI", "RVI", "MNDWI", "CMR",
          "BRIGHTNESS", "GREENNESS", "WETNESS"]

@@ -116,3 +116,23 @@ def test_cancel_leaves_no_output(tmp_path, factors):
         predict_map(make_model(["NDVI"]), sources, str(tmp_path / "c.tif"),
                     monitor=Monitor(is_cancelled=cancelled), block_size=16)
     assert [p for p in os.listdir(tmp_path) if p.startswith("c.tif") or p.startswith(".c.tif")] == []
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+def test_pixel_model_equals_model_predict(log_target):
+    from core.predict import PixelModel
+    rng = np.random.default_rng(11)
+    names = ["A", "B", "C"]
+    thetas = [rng.normal(0, 0.8, n_params(3, 4)) for _ in range(4)]
+    # Factor C never varied in training: the model scales it to 0 whatever its value.
+    model = Model(factor_names=names, x_min=[0.0, -1.0, 5.0], x_max=[10.0, 1.0, 5.0],
+                  y_min=np.log(10) if log_target else 10.0, y_max=np.log(90) if log_target else 90.0,
+                  members=thetas, hidden=4, log_target=log_target, metal="Cu")
+    x = np.column_stack([rng.uniform(-2, 12, 500), rng.uniform(-1.5, 1.5, 500), rng.uniform(0, 9, 500)])
+    x[7, 1] = np.nan
+    expected_mean, expected_std = model.predict(x)
+    mean, std = PixelModel(model).predict(x.T.astype(np.float32))
+    assert np.isnan(mean[7]) and np.isnan(expected_mean[7])
+    keep = np.arange(500) != 7
+    np.testing.assert_allclose(mean[keep], expected_mean[keep], rtol=2e-5)
+    np.testing.assert_allclose(std[keep], expected_std[keep], rtol=1e-3, atol=2e-4)

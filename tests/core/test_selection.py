@@ -1,7 +1,6 @@
 """Factor selection: Pearson r, p-values, iterative VIF, exclusions and the MLR check."""
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,9 @@ from scipy import stats
 from core.errors import SoilMetalError
 from core.selection import (mlr_fit, pearson_r, select_factors,
                             variance_inflation_factors)
+from support import SHARED_DATA
 
-MEUSE = "/work/shared/data/real/meuse/ucdavis_meuse.csv"
+MEUSE = str(SHARED_DATA / "meuse/ucdavis_meuse.csv")
 MEUSE_FACTORS = ["elev", "dist", "om", "x", "y"]
 
 
@@ -242,7 +242,6 @@ def test_pearson_r_of_constant_is_nan():
     assert r[1] == pytest.approx(np.corrcoef(np.arange(5.0), np.arange(5.0) ** 2)[0, 1])
 
 
-@pytest.mark.skipif(not os.path.exists(MEUSE), reason="Meuse data not available")
 @pytest.mark.parametrize("metal", ["copper", "lead"])
 def test_meuse_r_p_and_vif_match_direct_computation(metal):
     data = pd.read_csv(MEUSE, na_values=["NA"])
@@ -269,7 +268,6 @@ def test_meuse_r_p_and_vif_match_direct_computation(metal):
     assert list(result.correlation_matrix.columns) == MEUSE_FACTORS + [metal]
 
 
-@pytest.mark.skipif(not os.path.exists(MEUSE), reason="Meuse data not available")
 def test_meuse_vif_with_collinear_coordinates_forced_in():
     data = pd.read_csv(MEUSE, na_values=["NA"])
     complete = data.dropna(subset=MEUSE_FACTORS)

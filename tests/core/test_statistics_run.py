@@ -149,7 +149,7 @@ def test_contamination_factor_and_its_classes(tmp_path):
 
 
 def test_geographic_shares_are_by_true_area(tmp_path):
-    pyproj = pytest.importorskip("pyproj")
+    import pyproj  # shipped with QGIS (python3-qgis depends on python3-pyproj)
     rows, cols, size = 120, 20, 0.5
     values = np.repeat(np.linspace(0.0, 100.0, rows)[:, None], cols, axis=1)
     stored = stored_raster(tmp_path / "geo.tif", values, origin=(5.0, 70.0), size=size,

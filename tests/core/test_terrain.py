@@ -12,13 +12,14 @@ from osgeo import gdal, osr
 from core import terrain
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
+from support import SHARED_DATA
 
 gdal.UseExceptions()
 
-AHN = "/work/shared/data/real/meuse/geomla_ahn.asc"            # centimetres, no .prj
-SRTM = "/work/shared/data/real/binary/meuse_covariates/Meuse_SRTMGL1.2.tif"
-TERRA = "/work/shared/data/real/binary/dem/terra_elev.tif"       # EPSG:4326, ~1 km
-TAYLOR = "/work/shared/data/real/binary/dem/taylor_dem_small.tif"  # custom TM, 240 m
+AHN = str(SHARED_DATA / "meuse/geomla_ahn.asc")            # centimetres, no .prj
+SRTM = str(SHARED_DATA / "binary/meuse_covariates/Meuse_SRTMGL1.2.tif")
+TERRA = str(SHARED_DATA / "binary/dem/terra_elev.tif")       # EPSG:4326, ~1 km
+TAYLOR = str(SHARED_DATA / "binary/dem/taylor_dem_small.tif")  # custom TM, 240 m
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
 

@@ -186,7 +186,7 @@ def test_beta_grid_parsing_and_bad_settings():
 def test_output_anchor_frees_the_output_layer_only():
     """With a huge penalty the hidden layer stays at beta * W_S; the output layer moves
     only when its anchor is below 1."""
-    from core.network import minmax_apply, n_params
+    from core.network import n_params
     from core.transfer import anchor_weights, transfer_member
     assert list(anchor_weights(n_params(2, 4), 4, 0.3)) == [1.0] * 12 + [0.3] * 5
     rng = np.random.default_rng(4)
