@@ -42,6 +42,7 @@ def test_writer_is_tiled_deflate_with_names_and_nodata(tmp_path):
     assert ds.GetRasterBand(1).GetDescription() == "X"
     assert ds.GetRasterBand(2).GetNoDataValue() == raster_io.NODATA
     assert ds.GetMetadata("IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
+    assert ds.GetMetadata("IMAGE_STRUCTURE")["INTERLEAVE"] == "BAND"
     assert ds.GetRasterBand(1).GetBlockSize() == [256, 256]
     array = ds.GetRasterBand(2).ReadAsArray()
     assert array[0, 0] == raster_io.NODATA and array[5, 5] == 5.0
