@@ -61,3 +61,23 @@ def test_predictcontent_runs_and_fails_clearly(profile, tmp_path):
     assert code != 0
     assert "NDVI not found" in log and "Available factors: SLOPE" in log
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_packaged_zip_installs_and_loads(tmp_path):
+    """make package's zip, unpacked as the plugin manager does, loads in qgis_process."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from support import QGIS_PROCESS, ROOT
+    archive = subprocess.run([sys.executable, str(ROOT / "scripts" / "package.py"), "--output", str(tmp_path)],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    plugins = tmp_path / "plugins"
+    zipfile.ZipFile(archive).extractall(plugins)
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen",
+           "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"), "QGIS_PLUGINPATH": str(plugins)}
+    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "soilmetal"], env=env, capture_output=True, text=True)
+    assert enabled.returncode == 0, enabled.stderr
+    listing = subprocess.run([QGIS_PROCESS, "list"], env=env, capture_output=True, text=True)
+    for algorithm in EXPECTED_IDS:
+        assert f"soilmetal:{algorithm}" in listing.stdout, listing.stdout[-2000:]
