@@ -399,6 +399,20 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
                        mean_predictor, member_rmse)
 
 
+def ensemble_verdict(member_rmse, ensemble_rmse, which="validation"):
+    """One sentence on what averaging did, read from the numbers, not assumed."""
+    median = float(np.median(member_rmse))
+    if ensemble_rmse < float(np.min(member_rmse)):
+        return ("The ensemble beats every single network: averaging cancels part of each "
+                "network's own error.")
+    if ensemble_rmse < median:
+        return ("The ensemble beats the median network: a single network would have been a draw "
+                "from that range, and averaging removes that luck of the draw.")
+    return (f"Here averaging did not lower the {which} error below the median network's: the "
+            f"networks share their error (the factors explain little at these samples), so the "
+            f"ensemble mainly steadies the result and gives the uncertainty (the members' spread).")
+
+
 def _ensemble_section(report, run):
     """Add the spread of the members' validation RMSE and what the ensemble makes of it."""
     model, members = run.model, run.member_rmse
@@ -420,8 +434,7 @@ def _ensemble_section(report, run):
         f"The {model.ensemble_size} networks, each from its own GA and LM run, reach a {which} "
         f"RMSE between {format_number(np.min(values))} and {format_number(np.max(values))} "
         f"{UNIT} (median {format_number(np.median(values))}); their mean, the model, reaches "
-        f"{format_number(ensemble_rmse)} {UNIT}. A single network would have been a draw from "
-        "that range; averaging cancels much of each network's own error.")
+        f"{format_number(ensemble_rmse)} {UNIT}. " + ensemble_verdict(values, ensemble_rmse, which))
     labels = [f"net {k}" for k in members["network"]] + ["ensemble"]
     report.figure(bar_figure(labels, list(values) + [ensemble_rmse], ylabel=f"{which} RMSE "
                              f"({UNIT})", title=f"{which.capitalize()} RMSE per network and of "

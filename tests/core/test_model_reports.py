@@ -305,3 +305,11 @@ def test_run_evaluation_and_report(tmp_path, source_model):
 
 def test_element_symbols_are_capitalised():
     assert all(symbol == symbol.capitalize() for symbol in ELEMENT_SYMBOLS)
+
+
+def test_ensemble_verdict_follows_the_numbers():
+    from core.model_reports import ensemble_verdict
+    members = np.array([15.9, 17.6, 17.9, 19.8, 21.6])
+    assert "beats every single network" in ensemble_verdict(members, 15.0)
+    assert "beats the median network" in ensemble_verdict(members, 17.0)
+    assert "did not lower" in ensemble_verdict(members, 18.2)
