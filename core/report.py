@@ -27,6 +27,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 70em; }
 h1 { font-size: 1.5em; border-bottom: 2px solid #456; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 1.5em; } h3 { font-size: 1.1em; }
 table { border-collapse: collapse; margin: .5em 0 1em 0; }
+div.wide { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #bbb; padding: .25em .6em; }
 th { background: #e8edf2; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -125,7 +126,8 @@ class HtmlReport:
             formats = {str(k): v for k, v in float_format.items()}
         else:
             formats = {str(c): float_format for c in frame.columns}
-        out = ["<table>"]
+        # A wide table scrolls inside its own box instead of running off the page.
+        out = ['<div class="wide"><table>']
         if caption:
             out.append(f"<caption>{_escape(caption)}</caption>")
         out.append("<thead><tr>" + "".join(f"<th>{_escape(c)}</th>" for c in frame.columns)
@@ -137,7 +139,7 @@ class HtmlReport:
                 css = ' class="num"' if _is_number(value) else ""
                 cells.append(f"<td{css}>{text}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</tbody></table>")
+        out.append("</tbody></table></div>")
         self._parts.append("".join(out))
         return self
 
