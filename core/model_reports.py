@@ -198,8 +198,9 @@ def _member_rmse(model, x, y):
     return np.sqrt(np.mean((members - y[None, :]) ** 2, axis=1))
 
 
-def _samples_section(report, prepared, n_points, used_rows):
-    """Add the data summary: points, dropped, removed, used, and the reasons."""
+def samples_section(report, prepared, n_points, used_rows,
+                    caption="Samples that did not reach the model, with the reason"):
+    """Add the data summary of prepared samples: points, dropped, removed, used, and the reasons."""
     table = prepared.table
     rows = {"Points in the layer": n_points if n_points is not None else "\u2014",
             "Dropped (no measured value, outside the rasters or on nodata)": len(table.dropped),
@@ -212,7 +213,7 @@ def _samples_section(report, prepared, n_points, used_rows):
     summary = prepared.summary_rows()
     if summary:
         report.table(pd.DataFrame(summary, columns=["sample_id", "value", "status", "reason"]),
-                     caption="Samples that did not reach the model, with the reason")
+                     caption=caption)
 
 
 def _metrics_frame(columns):
@@ -477,7 +478,7 @@ def build_training_report(run):
         "Outlier removal": _outlier_text(run.prepared, run.outlier_threshold)})
 
     report.heading("Samples")
-    _samples_section(report, run.prepared, run.n_points, {
+    samples_section(report, run.prepared, run.n_points, {
         "Training samples": int(split.train.size),
         "Validation samples (held out)": int(split.validation.size)})
 
@@ -902,7 +903,7 @@ def build_transfer_report(run):
         "Outlier removal": _outlier_text(run.prepared, run.outlier_threshold)})
 
     report.heading("Samples")
-    _samples_section(report, run.prepared, run.n_points, {
+    samples_section(report, run.prepared, run.n_points, {
         "Retraining samples": int(split.train.size),
         "Validation samples": int(split.validation.size),
         "Not used": int(split.unused.size)})
@@ -1054,7 +1055,7 @@ def build_evaluation_report(run):
         "Measured field": run.field,
         "Factor value at a point": _sampling_label(run.sampling),
         "Outlier removal": _outlier_text(run.prepared, run.outlier_threshold)})
-    _samples_section(report, run.prepared, run.n_points, {"Samples evaluated": metrics["N"]})
+    samples_section(report, run.prepared, run.n_points, {"Samples evaluated": metrics["N"]})
 
     report.heading("Accuracy")
     report.table(_metrics_frame({"Evaluation samples": metrics}), float_format=_float_cells,

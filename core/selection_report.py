@@ -14,6 +14,7 @@ import pandas as pd
 
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
+from .model_reports import samples_section
 from .report import (HtmlReport, correlation_matrix_figure, format_number, write_table_csv)
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples
 from .selection import MIN_SAMPLES, select_factors
@@ -170,20 +171,9 @@ def build_selection_report(run):
     report.key_values(_settings_rows(run))
 
     report.heading("Samples")
-    n_dropped = len(prepared.table.dropped)
-    n_removed = len(prepared.removed_outliers)
-    report.key_values({
-        "Points in the layer": run.n_points,
-        "Dropped (no measured value, outside the rasters or on nodata)": n_dropped,
-        "Removed as outliers": n_removed,
+    samples_section(report, prepared, run.n_points, {
         "Dropped for a missing factor value during screening": result.n_dropped,
-        "Samples used": result.n_samples})
-    if prepared.outlier_note:
-        report.note(prepared.outlier_note)
-    summary = prepared.summary_rows()
-    if summary:
-        report.table(pd.DataFrame(summary, columns=["sample_id", "value", "status", "reason"]),
-                     caption="Samples that were not used, with the reason")
+        "Samples used": result.n_samples}, caption="Samples that were not used, with the reason")
 
     report.heading("Factors")
     selected_text = ", ".join(result.selected) if result.selected else "none"
