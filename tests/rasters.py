@@ -26,3 +26,31 @@ def write_raster(path, arrays, names, origin=(300000.0, 3730000.0), size=30.0, e
             band.SetDescription(name)
     ds = None
     return str(path)
+
+
+def write_points(path, xy, fields, epsg=32649, layer_name="samples"):
+    """A GeoPackage point layer: xy [(x, y), ...] and fields {name: values}; a field's type comes
+    from its first non-None value (text, integer or real), None values are left null."""
+    from osgeo import ogr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    dataset = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = dataset.CreateLayer(layer_name, srs, ogr.wkbPoint)
+    for name, values in fields.items():
+        sample = next((v for v in values if v is not None), 0.0)
+        kind = (ogr.OFTString if isinstance(sample, str) else
+                ogr.OFTInteger if isinstance(sample, (int, np.integer)) and not isinstance(sample, bool)
+                else ogr.OFTReal)
+        layer.CreateField(ogr.FieldDefn(name, kind))
+    for index, (x, y) in enumerate(xy):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        for name, values in fields.items():
+            value = values[index]
+            if value is not None and not (isinstance(value, float) and value != value):
+                feature.SetField(name, value if isinstance(value, (str, int, np.integer)) else float(value))
+        geometry = ogr.Geometry(ogr.wkbPoint)
+        geometry.AddPoint_2D(float(x), float(y))
+        feature.SetGeometry(geometry)
+        layer.CreateFeature(feature)
+    dataset = None
+    return str(path)

@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException
 
 from soilmetal.core.model_file import Model, save_model
 from soilmetal.core.network import n_params
 
-from rasters import write_raster
+from rasters import write_points as write_point_layer, write_raster
 
 ORIGIN = (300000.0, 3730000.0)
 SIZE = 30.0
@@ -19,23 +19,8 @@ SIZE = 30.0
 
 def write_points(path, points):
     """GeoPackage points (EPSG:32649): (x, y, value or None, sample_id)."""
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("samples", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("sample_id", ogr.OFTString))
-    layer.CreateField(ogr.FieldDefn("pb", ogr.OFTReal))
-    for x, y, value, sid in points:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("sample_id", sid)
-        if value is not None:
-            feature.SetField("pb", float(value))
-        geometry = ogr.Geometry(ogr.wkbPoint)
-        geometry.AddPoint_2D(x, y)
-        feature.SetGeometry(geometry)
-        layer.CreateFeature(feature)
-    ds = None
-    return str(path)
+    return write_point_layer(path, [(x, y) for x, y, _, _ in points],
+                             {"sample_id": [p[3] for p in points], "pb": [p[2] for p in points]})
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
                        QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
                        QgsProcessingModelChildParameterSource, QgsProcessingModelOutput)
 from scipy import stats
 
-from rasters import write_raster
+from rasters import write_points as write_point_layer, write_raster
 from support import SHARED_DATA
 
 MEUSE_CSV = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
@@ -22,27 +22,10 @@ TERRAIN = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 
 def write_points(path, frame, epsg):
     """The Meuse samples as a GeoPackage point layer (x/y taken as coordinates in epsg)."""
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    dataset = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = dataset.CreateLayer("samples", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("sample_id", ogr.OFTInteger))
-    for name in ("copper", "lead"):
-        layer.CreateField(ogr.FieldDefn(name, ogr.OFTReal))
-    layer.CreateField(ogr.FieldDefn("landuse", ogr.OFTString))
-    for index, row in enumerate(frame.itertuples(index=False), start=1):
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("sample_id", index)
-        feature.SetField("copper", float(row.copper))
-        feature.SetField("lead", float(row.lead))
-        if isinstance(row.landuse, str):
-            feature.SetField("landuse", row.landuse)
-        point = ogr.Geometry(ogr.wkbPoint)
-        point.AddPoint_2D(float(row.x), float(row.y))
-        feature.SetGeometry(point)
-        layer.CreateFeature(feature)
-    dataset = None
-    return str(path)
+    landuse = [value if isinstance(value, str) else None for value in frame["landuse"]]
+    return write_point_layer(path, list(zip(frame["x"], frame["y"])), {
+        "sample_id": list(range(1, len(frame) + 1)), "copper": [float(v) for v in frame["copper"]],
+        "lead": [float(v) for v in frame["lead"]], "landuse": landuse}, epsg=epsg)
 
 
 def terrain_stack():

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from soilmetal.core.model_file import load_model
 
-from rasters import write_raster
+from rasters import write_points as write_point_layer, write_raster
 
 NAMES = ["NDVI", "SLOPE", "ELEVATION"]
 ORIGIN = (300000.0, 3730000.0)
@@ -32,25 +32,10 @@ def factor_arrays(seed=1):
 
 def write_points(path, rows, cols, values, ids, extra=()):
     """A GeoPackage point layer (EPSG:32649) at pixel centres, fields sample_id and cu_mg_kg."""
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("samples", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("sample_id", ogr.OFTString))
-    layer.CreateField(ogr.FieldDefn("cu_mg_kg", ogr.OFTReal))
     points = [(ORIGIN[0] + (c + 0.5) * SIZE, ORIGIN[1] - (r + 0.5) * SIZE, v, i)
               for r, c, v, i in zip(rows, cols, values, ids)] + list(extra)
-    for x, y, value, sid in points:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("sample_id", sid)
-        if value is not None:
-            feature.SetField("cu_mg_kg", float(value))
-        geometry = ogr.Geometry(ogr.wkbPoint)
-        geometry.AddPoint_2D(x, y)
-        feature.SetGeometry(geometry)
-        layer.CreateFeature(feature)
-    ds = None
-    return str(path)
+    return write_point_layer(path, [(x, y) for x, y, _, _ in points],
+                             {"sample_id": [p[3] for p in points], "cu_mg_kg": [p[2] for p in points]})
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from soilmetal.core.gabp import GABPSettings, train_gabp
 from soilmetal.core.model_file import load_model, save_model
 
-from rasters import write_raster
+from rasters import write_points as write_point_layer, write_raster
 
 NAMES = ["NDVI", "SLOPE", "ELEVATION"]
 ORIGIN = (300000.0, 3730000.0)
@@ -34,22 +34,7 @@ def factor_arrays(seed):
 
 def write_points(path, xy, values, ids, field="cu_mg_kg"):
     """A GeoPackage point layer (EPSG:32649) with sample_id and the content field."""
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("samples", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("sample_id", ogr.OFTString))
-    layer.CreateField(ogr.FieldDefn(field, ogr.OFTReal))
-    for (x, y), value, sid in zip(xy, values, ids):
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("sample_id", sid)
-        feature.SetField(field, float(value))
-        geometry = ogr.Geometry(ogr.wkbPoint)
-        geometry.AddPoint_2D(x, y)
-        feature.SetGeometry(geometry)
-        layer.CreateFeature(feature)
-    ds = None
-    return str(path)
+    return write_point_layer(path, xy, {"sample_id": list(ids), field: [float(v) for v in values]})
 
 
 def sample_period(tmp_path, name, seed, count, target_fn, noise=1.0):
