@@ -35,10 +35,8 @@ def _format(value):
     return f"{value:g}"
 
 
-def apply_content_style(layer, kind="content", title=None):
-    """Style band 1 of a raster layer in discrete classes with round breaks over its 2-98 % range."""
-    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
-        return
+def content_range(layer):
+    """The 2-98 % range of band 1 (min/max when no histogram can be built)."""
     provider = layer.dataProvider()
     stats = provider.bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
     low, high = stats.minimumValue, stats.maximumValue
@@ -46,6 +44,16 @@ def apply_content_style(layer, kind="content", title=None):
         low, high = provider.cumulativeCut(1, 0.02, 0.98)
     except Exception:  # cumulativeCut needs a histogram; keep min/max when it cannot be built
         pass
+    return low, high
+
+
+def apply_content_style(layer, kind="content", title=None, value_range=None):
+    """Style band 1 of a raster layer in discrete classes with round breaks over its 2-98 % range,
+    or over value_range (low, high) so that several maps share the same classes."""
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        return
+    provider = layer.dataProvider()
+    low, high = value_range if value_range else content_range(layer)
     if not high > low:
         high = low + 1.0
     colours = UNCERTAINTY_COLOURS if kind == "uncertainty" else CONTENT_COLOURS

@@ -30,14 +30,14 @@ def link(name, path, description):
     return item
 
 
-def add_raster(project, group, path, name, style=None):
+def add_raster(project, group, path, name, style=None, value_range=None):
     """Add a raster to a group; optionally style it as a content or uncertainty map."""
     layer = QgsRasterLayer(str(path), name)
     if not layer.isValid():
         raise SystemExit(f"cannot load raster {path}")
     if style:
         from soilmetal.algorithms.styling import apply_content_style
-        apply_content_style(layer, style, name)
+        apply_content_style(layer, style, name, value_range)
     project.addMapLayer(layer, False)
     group.addLayer(layer)
     return layer
@@ -155,8 +155,10 @@ def main():
             layer.setCustomProperty("soilmetal/kind", "uncertainty")
         truth = data / f"true_{metal}_2019.tif"
         if truth.exists():
+            # The same classes as the content map, so the two can be compared by eye.
+            from soilmetal.algorithms.styling import content_range
             add_raster(project, groups["True content 2019 (demo only)"], truth, f"{label} true content 2019",
-                       "content")
+                       "content", content_range(content))
         samples = project.mapLayersByName("Samples 2019")[0]
         render(project, [samples, content], f"{label} in topsoil, 2019: Tr-GA-BP content map (demo data)",
                figures / f"{metal}_2019.png")
