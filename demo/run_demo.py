@@ -38,8 +38,11 @@ class Runner:
         profile = output / ".qgis-profile"
         shutil.rmtree(profile, ignore_errors=True)
         profile.mkdir(parents=True)
+        runtime = output / ".runtime"  # Qt wants a private runtime folder when headless
+        runtime.mkdir(mode=0o700, exist_ok=True)
         self.env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(profile),
-                        QGIS_PLUGINPATH=str(plugins), PYTHONDONTWRITEBYTECODE="1")
+                        QGIS_PLUGINPATH=str(plugins), PYTHONDONTWRITEBYTECODE="1",
+                        XDG_RUNTIME_DIR=str(runtime))
         self.call(["plugins", "enable", "soilmetal"])
         listing = self.call(["list"])
         self.available = {line.split()[0].split(":", 1)[1] for line in listing.splitlines()
