@@ -54,3 +54,17 @@ def write_points(path, xy, fields, epsg=32649, layer_name="samples"):
         layer.CreateFeature(feature)
     dataset = None
     return str(path)
+
+
+def read_bands(path):
+    """{band description (or 'band N' when it has none): float64 array, nodata as NaN}, in band order."""
+    dataset = gdal.Open(str(path))  # kept alive while its bands are read (GDAL 3.6 crashes otherwise)
+    out = {}
+    for index in range(1, dataset.RasterCount + 1):
+        band = dataset.GetRasterBand(index)
+        values = band.ReadAsArray().astype(np.float64)
+        nodata = band.GetNoDataValue()
+        if nodata is not None:
+            values[values == nodata] = np.nan
+        out[band.GetDescription() or f"band {index}"] = values
+    return out

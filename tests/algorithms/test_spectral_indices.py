@@ -9,7 +9,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProperty
 
-from rasters import write_raster
+from rasters import read_bands as read_band_dict, write_raster
 from support import SHARED_DATA
 
 SR_DIR = SHARED_DATA / "binary" / "landsat8_sr"
@@ -21,17 +21,8 @@ ALL_NAMES = ["B2", "B3", "B4", "B5", "B6", "B7", "NDVI", "EVI", "DVI", "RVI", "M
 
 def read_bands(path):
     """Every band as float64 (bands, rows, cols), each band's nodata as NaN; descriptions."""
-    dataset = gdal.Open(str(path))
-    arrays, names = [], []
-    for index in range(1, dataset.RasterCount + 1):
-        band = dataset.GetRasterBand(index)
-        values = band.ReadAsArray().astype(np.float64)
-        nodata = band.GetNoDataValue()
-        if nodata is not None:
-            values[values == nodata] = np.nan
-        arrays.append(values)
-        names.append(band.GetDescription())
-    return np.array(arrays), names
+    bands = read_band_dict(path)
+    return np.array(list(bands.values())), list(bands)
 
 
 def ratio(numerator, denominator):

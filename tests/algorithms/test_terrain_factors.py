@@ -9,26 +9,13 @@ import pytest
 from osgeo import gdal, osr
 from qgis.core import QgsProcessingException
 
+from rasters import read_bands
 from support import SHARED_DATA, demo_data_dir
 
 SRTM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"     # EPSG:28992, 40 m
 TERRA = SHARED_DATA / "binary" / "dem" / "terra_elev.tif"                       # EPSG:4326, ~1 km
 SR_CLIP = SHARED_DATA / "binary" / "landsat8_sr" / "LC08_232066_20190727.tif"   # Amazon, UTM 20S
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
-
-def read_bands(path):
-    """{band description: float64 array, nodata as NaN} in band order."""
-    dataset = gdal.Open(str(path))
-    out = {}
-    for index in range(1, dataset.RasterCount + 1):
-        band = dataset.GetRasterBand(index)
-        values = band.ReadAsArray().astype(np.float64)
-        nodata = band.GetNoDataValue()
-        if nodata is not None:
-            values[values == nodata] = np.nan
-        out[band.GetDescription()] = values
-    return out
-
 
 def gdaldem(mode, source, target):
     """`gdaldem <mode>` (Horn) of a DEM, read back with nodata as NaN."""

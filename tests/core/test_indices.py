@@ -10,6 +10,7 @@ from osgeo import gdal, osr
 from core import indices
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
+from rasters import read_bands
 from support import SHARED_DATA
 
 gdal.UseExceptions()
@@ -26,16 +27,7 @@ WETNESS = [0.1511, 0.1973, 0.3283, 0.3407, -0.7117, -0.4559]
 
 def read_with_gdal(path):
     """All bands as float64 (bands, rows, cols) with each band's nodata as NaN."""
-    dataset = gdal.Open(path)
-    out = []
-    for index in range(1, dataset.RasterCount + 1):
-        band = dataset.GetRasterBand(index)
-        values = band.ReadAsArray().astype(np.float64)
-        nodata = band.GetNoDataValue()
-        if nodata is not None:
-            values[values == nodata] = np.nan
-        out.append(values)
-    return np.array(out)
+    return np.array(list(read_bands(path).values()))
 
 
 def divide(numerator, denominator):

@@ -12,6 +12,7 @@ from osgeo import gdal, osr
 from core import terrain
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
+from rasters import read_bands as read_output
 from support import SHARED_DATA
 
 gdal.UseExceptions()
@@ -22,19 +23,6 @@ TERRA = str(SHARED_DATA / "binary/dem/terra_elev.tif")       # EPSG:4326, ~1 km
 TAYLOR = str(SHARED_DATA / "binary/dem/taylor_dem_small.tif")  # custom TM, 240 m
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
-
-
-def read_output(path):
-    """{band description: float64 array with nodata as NaN} plus the dataset's raw first band."""
-    dataset = gdal.Open(str(path))
-    out = {}
-    for index in range(1, dataset.RasterCount + 1):
-        band = dataset.GetRasterBand(index)
-        raw = band.ReadAsArray().astype(np.float64)
-        nodata = band.GetNoDataValue()
-        raw[raw == nodata] = np.nan
-        out[band.GetDescription()] = raw
-    return out
 
 
 def gdaldem(mode, source, target, *options):
