@@ -8,6 +8,7 @@ from html import escape
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterFileDestination,
                        QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsRasterLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication
@@ -151,6 +152,15 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             except SoilMetalError as error:
                 return False, str(error)
         return super().checkParameterValues(parameters, context)
+
+    def add_optional_file_output(self, name, label, file_filter):
+        """Declare an optional file destination (report, table): written only when asked for.
+
+        QGIS 3.22 refuses a run that leaves a mandatory destination unset, even one with a
+        default, so every output but the one an algorithm exists for is declared this way.
+        """
+        self.add_parameter(QgsProcessingParameterFileDestination(
+            name, self.tr(label), fileFilter=file_filter, optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         """Run the algorithm; a SoilMetalError becomes a QgsProcessingException with its message."""

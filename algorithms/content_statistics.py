@@ -1,8 +1,8 @@
 """contentstatistics: the paper's Tables 6 and 7 for a content map, and an optional Igeo / CF raster."""
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ..core.content_stats import parse_class_breaks
@@ -56,12 +56,8 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
             self.add_parameter(QgsProcessingParameterNumber(
                 name, self.tr(label), QgsProcessingParameterNumber.Double, optional=True,
                 minValue=0.0), advanced=True)
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_TABLE, self.tr("Statistics table"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_REPORT, self.tr("Statistics report"), fileFilter="HTML files (*.html)",
-            optional=True, createByDefault=False))
+        self.add_optional_file_output(self.OUTPUT_TABLE, "Statistics table", "CSV files (*.csv)")
+        self.add_optional_file_output(self.OUTPUT_REPORT, "Statistics report", "HTML files (*.html)")
         self.add_parameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_INDEX, self.tr("Pollution index map"), optional=True, createByDefault=False))
         for name, label in self.NUMBER_OUTPUTS:

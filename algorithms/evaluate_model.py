@@ -1,6 +1,6 @@
 """evaluatemodel: error report of a model against independent samples."""
 
-from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterFile
 
 from ..core.model_file import load_model
 from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
@@ -26,12 +26,8 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
             self.MODEL, self.tr("Model file"), extension="json"))
         self.add_sample_inputs("Evaluation sample points")
         self.add_sample_options()
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_REPORT, self.tr("Evaluation report"), fileFilter="HTML files (*.html)",
-            optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
+        self.add_optional_file_output(self.OUTPUT_REPORT, "Evaluation report", "HTML files (*.html)")
+        self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "RMSE (mg/kg)"), ("MRE", "MRE"), ("MAE", "MAE (mg/kg)"),
                             ("R2", "R2"), ("N", "Samples evaluated")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))

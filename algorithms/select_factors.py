@@ -1,8 +1,7 @@
 """selectfactors: Pearson r of each factor with the metal at the samples, then VIF screening."""
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from ..core.sampling import parse_factor_names
 from ..core.selection_report import SelectionSettings, run_selection, write_selection_outputs
@@ -38,12 +37,8 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
             self.ALWAYS_INCLUDE, self.tr("Factors always included (comma-separated)"),
             defaultValue="", optional=True))
         self.add_sample_options()
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_TABLE, self.tr("Factor table"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_REPORT, self.tr("Selection report"), fileFilter="HTML files (*.html)",
-            optional=True, createByDefault=False))
+        self.add_optional_file_output(self.OUTPUT_TABLE, "Factor table", "CSV files (*.csv)")
+        self.add_optional_file_output(self.OUTPUT_REPORT, "Selection report", "HTML files (*.html)")
         self.addOutput(QgsProcessingOutputString(self.SELECTED, self.tr("Selected factors")))
         self.addOutput(QgsProcessingOutputNumber(self.N_SAMPLES, self.tr("Samples used")))
 

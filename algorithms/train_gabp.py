@@ -73,12 +73,8 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_REPORT, self.tr("Training report"), fileFilter="HTML files (*.html)",
-            optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
+        self.add_optional_file_output(self.OUTPUT_REPORT, "Training report", "HTML files (*.html)")
+        self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "Validation RMSE (mg/kg)"), ("MRE", "Validation MRE"),
                             ("R2", "Validation R2"), ("MAE", "Validation MAE (mg/kg)"),
                             ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples")):

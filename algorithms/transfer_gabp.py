@@ -77,15 +77,9 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_BASELINE_MODEL, self.tr("GA-BP from scratch model file"),
-            fileFilter="Model files (*.json)", optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_REPORT, self.tr("Transfer report"), fileFilter="HTML files (*.html)",
-            optional=True, createByDefault=False))
-        self.add_parameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_TABLE, self.tr("Per-sample results"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
+        self.add_optional_file_output(self.OUTPUT_BASELINE_MODEL, "GA-BP from scratch model file", "Model files (*.json)")
+        self.add_optional_file_output(self.OUTPUT_REPORT, "Transfer report", "HTML files (*.html)")
+        self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "Tr-GA-BP validation RMSE (mg/kg)"),
                             ("MRE", "Tr-GA-BP validation MRE"), ("R2", "Tr-GA-BP validation R2"),
                             ("MAE", "Tr-GA-BP validation MAE (mg/kg)"), ("BETA", "Mean beta"),
