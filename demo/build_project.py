@@ -113,18 +113,8 @@ def render(project, layers, title, path):
         gdal.PopErrorHandler()
 
 
-def main():
-    """Build demo-output/soilmetal_demo.qgz and demo-output/figures/*.png."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--data", required=True)
-    args = parser.parse_args()
-    out = pathlib.Path(args.output).resolve()
-    data = pathlib.Path(args.data).resolve()
-    sys.path.insert(0, str(out / ".plugins"))
-    summary = json.loads((out / "demo_summary.json").read_text())["summary"]
-    app = QgsApplication([], False)
-    app.initQgis()
+def build_project(out, data, summary):
+    """Write out/soilmetal_demo.qgz and out/figures/*.png (QGIS must be running) -> the project path."""
     project = QgsProject.instance()
     project.setCrs(QgsCoordinateReferenceSystem("EPSG:32649"))
     project.setTitle("soilmetal demo: Cu and Pb in topsoil, 2019 (Tr-GA-BP)")
@@ -175,7 +165,24 @@ def main():
     target = out / "soilmetal_demo.qgz"
     if not project.write(str(target)):
         raise SystemExit(f"cannot write {target}")
-    print(target)
+    return target
+
+
+
+
+def main():
+    """Build demo-output/soilmetal_demo.qgz and demo-output/figures/*.png in a QGIS of its own."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--data", required=True)
+    args = parser.parse_args()
+    out = pathlib.Path(args.output).resolve()
+    data = pathlib.Path(args.data).resolve()
+    sys.path.insert(0, str(out / ".plugins"))
+    summary = json.loads((out / "demo_summary.json").read_text())["summary"]
+    app = QgsApplication([], False)
+    app.initQgis()
+    print(build_project(out, data, summary))
     app.exitQgis()
 
 
