@@ -1,9 +1,12 @@
 """traingabp: a GA-BP model (GA-seeded 3-layer BP network trained by Levenberg-Marquardt)."""
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
+from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
+from ..core.cv_gabp import scheme_from_index
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
 from ..core.model_reports import run_training, write_training_outputs
 from ..core.sampling import parse_factor_names, prepare_samples
@@ -29,6 +32,8 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     SEED = "SEED"
     GOAL = "GOAL"
     LOG_TARGET = "LOG_TARGET"
+    CV = "CV"
+    FOLDS = "FOLDS"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
@@ -70,6 +75,12 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
             defaultValue=DEFAULT_GOAL, minValue=0.0, maxValue=1.0), advanced=True)
         self.add_parameter(QgsProcessingParameterBoolean(
             self.LOG_TARGET, self.tr("Model log(content)"), defaultValue=False), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.CV, self.tr("Cross-validation"), options=[self.tr(label) for label in SCHEME_LABELS],
+            defaultValue=DEFAULT_SCHEME))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.FOLDS, self.tr("Cross-validation folds"), integer, defaultValue=DEFAULT_FOLDS,
+            minValue=2, maxValue=1000), advanced=True)
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
@@ -77,7 +88,11 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "Validation RMSE (mg/kg)"), ("MRE", "Validation MRE"),
                             ("R2", "Validation R2"), ("MAE", "Validation MAE (mg/kg)"),
-                            ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples")):
+                            ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples"),
+                            ("CV_RMSE", "Cross-validated RMSE (mg/kg)"),
+                            ("CV_MRE", "Cross-validated MRE"), ("CV_R2", "Cross-validated R2"),
+                            ("MEAN_CV_RMSE", "Cross-validated RMSE of the training mean (mg/kg)"),
+                            ("MLR_CV_RMSE", "Cross-validated RMSE of linear regression (mg/kg)")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def execute(self, parameters, context, feedback):
@@ -109,7 +124,10 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         run = run_training(prepared, settings,
                            self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
                            monitor.child(5, 95), field=points.field, n_points=len(points),
-                           sampling=sampling, outlier_threshold=threshold)
+                           sampling=sampling, outlier_threshold=threshold,
+                           cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
+                           folds=self.parameterAsInt(parameters, self.FOLDS, context),
+                           crs_wkt=points.crs_wkt)
         figures = write_training_outputs(run, model_path, report_path, table_path)
         if figures:
             feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))

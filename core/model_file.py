@@ -12,6 +12,7 @@ import math
 import os
 import uuid
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -19,7 +20,13 @@ from .errors import SoilMetalError
 from .network import forward, minmax_apply, minmax_invert, n_params
 
 FORMAT = "soilmetal-model"
-FORMAT_VERSION = 1
+# Version 2 (soilmetal 0.2.0) adds the optional "samples" and "cv" sections (SCHEMA: the
+# samples a model was given, and its cross-validation); version-1 files still load, with both
+# None, and what needs them stops with require_samples / require_cv's message.
+FORMAT_VERSION = 2
+SAMPLES_CV_SINCE = "0.2.0"
+CV_SCHEMES = ("spatial", "random", "leave-one-out")
+SAMPLE_ROLES = ("train", "validation")
 PARAMETER_LAYOUT = "theta = [W1 (H x L, row-major), b1 (H), w2 (H), b2 (1)]"
 CHOOSE_MODEL_HINT = ("choose the .json written by 'Train GA-BP model' or "
                      "'Transfer GA-BP model (Tr-GA-BP)'")
@@ -54,6 +61,8 @@ class Model:
     factor_ranges: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     curves: list = field(default_factory=list)
+    samples: Optional[dict] = None
+    cv: Optional[dict] = None
 
     def __post_init__(self):
         self.factor_names = [str(name) for name in self.factor_names]
@@ -151,6 +160,8 @@ class Model:
             "factor_ranges": self.factor_ranges,
             "provenance": self.provenance,
             "curves": self.curves,
+            "samples": self.samples,
+            "cv": self.cv,
         })
 
 
@@ -345,10 +356,101 @@ def _model_from_dict(content):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise _Damaged(f"'seed' must be a whole number, found {seed!r}")
 
+    samples = _samples_section(content.get("samples"), n_inputs)
+    cv = _cv_section(content.get("cv"), samples)
+
     return Model(factor_names=names, x_min=x_min, x_max=x_max, y_min=y_min, y_max=y_max,
                  members=thetas, hidden=hidden, log_target=content["log_target"],
                  metal=content.get("metal", ""), method=content.get("method", "GA-BP"),
                  seed=seed, settings=content.get("settings", {}),
                  training_metrics=content.get("training_metrics", {}),
                  factor_ranges=factor_ranges, provenance=content.get("provenance", {}),
-                 curves=content.get("curves", []))
+                 curves=content.get("curves", []), samples=samples, cv=cv)
+
+
+def _strings(value, name, length, allowed=None):
+    """value as a list of length strings (from allowed when given), else _Damaged."""
+    if not isinstance(value, list) or len(value) != length \
+            or not all(isinstance(item, str) for item in value):
+        raise _Damaged(f"'{name}' must be a list of {length} texts")
+    if allowed is not None and any(item not in allowed for item in value):
+        raise _Damaged(f"'{name}' values must be one of {', '.join(allowed)}")
+    return list(value)
+
+
+def _samples_section(section, n_inputs):
+    """The validated 'samples' dict (SCHEMA: crs, x, y, id, factors, observed, role) or None."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise _Damaged("'samples' must be an object")
+    missing = [key for key in ("crs", "x", "y", "id", "factors", "observed", "role")
+               if key not in section]
+    if missing:
+        raise _Damaged(f"'samples' lacks {', '.join(repr(key) for key in missing)}")
+    if not isinstance(section["crs"], str):
+        raise _Damaged("'samples.crs' must be a text (WKT)")
+    n = len(section["x"]) if isinstance(section["x"], list) else -1
+    if n < 1:
+        raise _Damaged("'samples.x' must be a non-empty list of numbers")
+    _numbers(section["x"], "samples.x", n)
+    _numbers(section["y"], "samples.y", n)
+    _numbers(section["observed"], "samples.observed", n)
+    _strings(section["id"], "samples.id", n)
+    _strings(section["role"], "samples.role", n, SAMPLE_ROLES)
+    factors = section["factors"]
+    if not isinstance(factors, list) or len(factors) != n:
+        raise _Damaged(f"'samples.factors' must have {n} rows")
+    for index, row in enumerate(factors):
+        _numbers(row, f"samples.factors[{index}]", n_inputs)
+    return dict(section)
+
+
+def _cv_section(section, samples):
+    """The validated 'cv' dict (SCHEMA: scheme, folds, fold, prediction, residual, metrics) or None."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise _Damaged("'cv' must be an object")
+    if samples is None:
+        raise _Damaged("'cv' needs the 'samples' section it refers to")
+    n = len(samples["x"])
+    if section.get("scheme") not in CV_SCHEMES:
+        raise _Damaged(f"'cv.scheme' must be one of {', '.join(CV_SCHEMES)}")
+    folds = section.get("folds")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise _Damaged("'cv.folds' must be a whole number >= 2")
+    fold = _numbers(section.get("fold"), "cv.fold", n)
+    if np.any(fold != np.round(fold)) or np.any(fold < 0) or np.any(fold >= folds):
+        raise _Damaged(f"'cv.fold' must hold fold indices 0 to {folds - 1}")
+    _numbers(section.get("prediction"), "cv.prediction", n)
+    _numbers(section.get("residual"), "cv.residual", n)
+    for key in ("metrics", "mean_metrics", "mlr_metrics"):
+        if not isinstance(section.get(key), dict):
+            raise _Damaged(f"'cv.{key}' must be an object")
+    return dict(section)
+
+
+def _retrain_message(model_name, feature):
+    """The message for a model file written before samples/cv existed."""
+    return (f"{model_name} was written before soilmetal {SAMPLES_CV_SINCE}: retrain it with "
+            f"'Train GA-BP model' to get {feature}.")
+
+
+def require_samples(model, feature, model_name="This model file"):
+    """model.samples, or SoilMetalError naming the feature that needs it."""
+    if model.samples is None:
+        raise SoilMetalError(_retrain_message(model_name, feature))
+    return model.samples
+
+
+def require_cv(model, feature, model_name="This model file"):
+    """model.cv, or SoilMetalError naming the feature (a file trained with CV = 0 says so)."""
+    if model.cv is None:
+        if model.samples is not None:
+            raise SoilMetalError(
+                f"{model_name} was trained without cross-validation (CV = 0), so it has no "
+                f"out-of-fold residuals for {feature}. Train it again with CV = 2 (spatial) or "
+                "1 (random).")
+        raise SoilMetalError(_retrain_message(model_name, feature))
+    return model.cv

@@ -17,6 +17,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from .cv import DEFAULT_FOLDS
+from .cv_gabp import cross_validate_gabp, fold_labels, samples_record
+from .cv_report import cv_figure_data, cv_lead_note, cv_section, cv_summary, log_cv_result
 from .errors import SoilMetalError
 from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, member_generators, train_gabp
 from .metrics import regression_metrics
@@ -338,19 +341,25 @@ class TrainingRun:
         validation = self.metrics["validation"]
         return {"RMSE": validation["RMSE"], "MRE": validation["MRE"], "R2": validation["R2"],
                 "MAE": validation["MAE"], "N_TRAIN": int(self.split.train.size),
-                "N_VALIDATION": int(self.split.validation.size)}
+                "N_VALIDATION": int(self.split.validation.size), **cv_summary(self.model.cv)}
 
 
 def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, field="",
-                 n_points=None, sampling="nearest", outlier_threshold=None):
-    """traingabp on prepared samples: seeded hold-out, GA-BP on the rest, metrics -> TrainingRun."""
+                 n_points=None, sampling="nearest", outlier_threshold=None, cv="spatial",
+                 folds=DEFAULT_FOLDS, crs_wkt=""):
+    """traingabp on prepared samples: seeded hold-out, GA-BP on the rest, metrics, and
+    cross-validation on every sample (cv 'spatial', 'random' or 'none') -> TrainingRun."""
     settings.validate()
     table = prepared.table
     names = [str(name) for name in table.factors.columns]
     x = table.factors.to_numpy(dtype=float)
     y = np.asarray(table.values, dtype=float)
+    cv_monitor = monitor.child(100.0 / (folds + 1), 100) if cv != "none" else None
+    monitor = monitor.child(0, 100.0 / (folds + 1)) if cv != "none" else monitor
     split = split_samples(len(y), validation_fraction,
                           np.random.default_rng((SPLIT_STREAM, int(settings.seed))))
+    if cv != "none":   # bad FOLDS stops the run before any training
+        fold_labels(cv, folds, x, np.column_stack([table.x, table.y]), settings.seed)
     monitor.info(f"{len(y)} valid samples: {split.train.size} for training, "
                  f"{split.validation.size} held out for validation (seed {settings.seed}).")
     label = metal_label(field)
@@ -395,6 +404,15 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
     else:
         monitor.info("VALIDATION_FRACTION is 0: no samples held out, so there are no "
                      "validation metrics (RMSE, MRE and R2 are NaN).")
+    model.samples = samples_record(crs_wkt, table.ids, table.x, table.y, x, y,
+                                   ["validation" if role == "validation" else "train"
+                                    for role in split.labels(len(y))])
+    if cv != "none":
+        model.cv = cross_validate_gabp(x, y, np.column_stack([table.x, table.y]), names,
+                                       settings, cv, folds, cv_monitor, label)
+        log_cv_result(model.cv, monitor)
+        predictions["cv_fold"] = model.cv["fold"]
+        predictions["cv_predicted"] = model.cv["prediction"]
     return TrainingRun(model, prepared, split, settings, float(validation_fraction), field,
                        n_points, sampling, outlier_threshold, predictions, metrics,
                        mean_predictor, member_rmse)
@@ -456,6 +474,7 @@ def build_training_report(run):
         "thresholds of a 3-layer BP network, then Levenberg-Marquardt trains it on the training "
         "samples. The held-out validation samples measure how well the model predicts samples "
         "it has not seen.")
+    cv_lead_note(report, model.cv, model.log_target)
     report.heading("Settings")
     report.key_values({
         "Measured field": run.field,
@@ -507,6 +526,7 @@ def build_training_report(run):
                               run.predictions["predicted"].to_numpy()[split.validation])
     report.figure(predicted_vs_measured(sets, title=f"{title_metal}: predicted vs measured"),
                   caption="Predicted vs measured content; the dashed line is 1:1")
+    cv_section(report, model.cv, model.samples, model.log_target)
 
     _ensemble_section(report, run)
 
@@ -553,6 +573,7 @@ def training_figure_data(run):
                 "stop": c.get("lm_stop", "")} for c in model.curves],
         "samples": run.predictions.to_dict(orient="records"),
         "dropped": run.prepared.summary_rows(),
+        "cv": cv_figure_data(model.cv),
     }
 
 

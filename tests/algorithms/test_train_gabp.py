@@ -189,3 +189,32 @@ def test_cancel_stops_within_a_second(run_alg, tmp_path, survey):
                 feedback=feedback)
     assert time.perf_counter() - marks["cancelled"] < 1.0
     assert not (tmp_path / "model.json").exists()
+
+
+def test_cross_validation_outputs_match_the_model_file(run_alg, tmp_path, survey):
+    result = run_alg("traingabp", params(survey, tmp_path, CV=1, FOLDS=4,
+                                         OUTPUT_REPORT=str(tmp_path / "r.html")))
+    model = load_model(result["OUTPUT_MODEL"])
+    assert model.cv["scheme"] == "random" and model.cv["folds"] == 4
+    index = {sid: k for k, sid in enumerate(survey["ids"])}
+    rows = np.array([index[sid] for sid in model.samples["id"]])
+    measured = survey["values"][rows]
+    np.testing.assert_allclose(model.samples["observed"], measured, rtol=1e-9)
+    np.testing.assert_allclose(model.samples["factors"], factor_values_at(
+        survey["raster"], survey["rows"][rows], survey["cols"][rows]), rtol=1e-6)
+    assert "32649" in model.samples["crs"]
+    oof = np.asarray(model.cv["prediction"])
+    assert result["CV_RMSE"] == pytest.approx(np.sqrt(np.mean((oof - measured) ** 2)), rel=1e-9)
+    assert result["CV_RMSE"] < result["MEAN_CV_RMSE"]      # a smooth function of the factors
+    assert np.isfinite(result["MLR_CV_RMSE"]) and np.isfinite(result["CV_R2"])
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Cross-validated (random k-fold, 4 folds, 58 samples)" in html
+
+
+def test_folds_above_the_sample_count_name_the_fix(run_alg, tmp_path, survey):
+    with pytest.raises(QgsProcessingException, match="FOLDS = 80 is more than the 58 valid "
+                                                     "samples. Set FOLDS to at most 58"):
+        run_alg("traingabp", params(survey, tmp_path, FOLDS=80))
+    assert not (tmp_path / "model.json").exists()
+    result = run_alg("traingabp", params(survey, tmp_path, CV=0))
+    assert np.isnan(result["CV_RMSE"]) and load_model(result["OUTPUT_MODEL"]).cv is None

@@ -53,7 +53,7 @@ def test_round_trip_predicts_identically(saved):
 def test_file_is_sorted_marked_json_and_deterministic(tmp_path, saved):
     text = saved.read_text()
     content = json.loads(text)
-    assert content["format"] == "soilmetal-model" and content["format_version"] == 1
+    assert content["format"] == "soilmetal-model" and content["format_version"] == 2
     assert text == json.dumps(content, sort_keys=True, indent=1) + "\n"
     save_model(make_model(), tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == saved.read_bytes()
@@ -146,7 +146,7 @@ def test_missing_keys_newer_version_and_bad_types_are_refused(saved):
     edit(saved, lambda content: content.pop("members"))
     assert "missing 'members'" in refused(saved)
     saved.write_text(original)
-    edit(saved, lambda content: content.update(format_version=2))
+    edit(saved, lambda content: content.update(format_version=3))
     assert "newer soilmetal" in refused(saved)
     saved.write_text(original)
     edit(saved, lambda content: content.update(log_target="yes"))
