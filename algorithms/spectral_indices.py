@@ -2,14 +2,17 @@
 
 import os
 
-from qgis.core import (QgsProcessingException, QgsProcessingOutputString,
-                       QgsProcessingParameterBand, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
+                       QgsProcessingOutputString, QgsProcessingParameterBand,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProperty)
 
 from ..core.indices import (ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbers,
                             run_spectral_indices)
 from ..core.landsat import is_mtl_file
+from ..core.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
+from ..core.sentinel2 import is_sentinel2_product
 from .base import SoilMetalAlgorithm
 
 
@@ -31,6 +34,11 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
     FACTORS = "FACTORS"
     OUTPUT = "OUTPUT"
     FACTOR_NAMES = "FACTOR_NAMES"
+    MASK = "MASK"
+    QA = "QA"
+    QA_LAYOUT = "QA_LAYOUT"
+    ACCEPT_SCALE = "ACCEPT_SCALE"
+    MASKED_SHARE = "MASKED_SHARE"
 
     # In the order core expects them (blue, green, red, nir, swir1, swir2).
     BAND_PARAMETERS = (
@@ -42,7 +50,8 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterRasterLayer(
-            self.INPUT, self.tr("Landsat 8 bands (multi-band raster, or a Landsat *_MTL.txt file)")))
+            self.INPUT, self.tr("Bands (multi-band raster, Landsat 8/9 *_MTL.txt, or Sentinel-2 "
+                                "MTD_MSIL2A.xml)")))
         for name, label in self.BAND_PARAMETERS:
             self.add_parameter(QgsProcessingParameterBand(
                 name, self.tr(label), parentLayerParameterName=self.INPUT, optional=True))
@@ -53,17 +62,35 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterEnum(
             self.FACTORS, self.tr("Factors to write"), options=list(ALL_FACTORS), allowMultiple=True,
             defaultValue=list(range(len(ALL_FACTORS)))))
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.MASK, self.tr("QA classes set to nodata"), options=list(MASK_CLASSES),
+            allowMultiple=True, optional=True,
+            defaultValue=[MASK_CLASSES.index(name) for name in DEFAULT_MASK]))
+        self.add_parameter(QgsProcessingParameterRasterLayer(
+            self.QA, self.tr("QA band of a raster INPUT (QA_PIXEL, BQA or SCL)"), optional=True),
+            advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.QA_LAYOUT, self.tr("Layout of the QA band"),
+            options=[self.tr(LAYOUT_LABELS[layout]) for layout in LAYOUTS], defaultValue=0),
+            advanced=True)
+        self.add_parameter(QgsProcessingParameterBoolean(
+            self.ACCEPT_SCALE, self.tr("Accept SCALE even when the values contradict it"),
+            defaultValue=False), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Spectral factors")))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_NAMES, self.tr("Factor names written")))
+        self.addOutput(QgsProcessingOutputNumber(
+            self.MASKED_SHARE, self.tr("Share of the pixels with data masked by the QA band")))
 
     def mtl_path(self, parameters, context):
-        """The INPUT value when it is a Landsat *_MTL.txt file, else None (a raster layer)."""
+        """The INPUT value when it is a product metadata file (Landsat *_MTL.txt, Sentinel-2
+        MTD_MSIL2A.xml or .SAFE folder), else None (a raster layer)."""
         value = parameters.get(self.INPUT)
         if isinstance(value, QgsProperty):
             # A property (e.g. from a model or an expression) is evaluated to its text.
             value = self.parameterAsString(parameters, self.INPUT, context)
-        if isinstance(value, str) and value.strip() and is_mtl_file(value.strip()):
+        if isinstance(value, str) and value.strip() and (
+                is_mtl_file(value.strip()) or is_sentinel2_product(value.strip())):
             return value.strip()
         return None
 
@@ -113,7 +140,24 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
             raise QgsProcessingException(self.tr(
                 f"FACTORS: no factor chosen. Choose at least one of {', '.join(ALL_FACTORS)}."))
         scale = Scale(self.parameterAsEnum(parameters, self.SCALE, context))
+        qa_path = None
+        if parameters.get(self.QA) not in (None, ""):
+            qa_path = self.raster_path(parameters, self.QA, context)
+            if qa_path is None:
+                raise QgsProcessingException(self.invalidRasterError(parameters, self.QA))
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        result = run_spectral_indices(input_path, output, bands=bands, scale=scale, factors=factors,
-                                      monitor=self.monitor(feedback))
-        return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"])}
+        result = run_spectral_indices(
+            input_path, output, bands=bands, scale=scale, factors=factors,
+            mask=self.mask_classes(parameters, context), qa_path=qa_path,
+            qa_layout=LAYOUTS[self.parameterAsEnum(parameters, self.QA_LAYOUT, context)],
+            accept_scale=self.parameterAsBool(parameters, self.ACCEPT_SCALE, context),
+            monitor=self.monitor(feedback))
+        return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"]),
+                self.MASKED_SHARE: result["masked_share"]}
+
+    def mask_classes(self, parameters, context):
+        """The chosen MASK classes; an explicitly empty MASK masks nothing."""
+        value = parameters.get(self.MASK, None)
+        if self.MASK in parameters and (value == [] or value == ""):
+            return []
+        return [MASK_CLASSES[index] for index in self.parameterAsEnums(parameters, self.MASK, context)]

@@ -9,7 +9,7 @@ import enum
 
 import numpy as np
 
-from . import landsat, raster_io
+from . import landsat, qa_masks, raster_io, scale_check, sentinel2
 from .blocks import iter_blocks
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
@@ -193,13 +193,20 @@ def _resolve_band_numbers(info, bands, keys):
 
 
 class _StackSource:
-    """Reads the needed bands of one multi-band raster and applies SCALE."""
+    """Reads the needed bands of one multi-band raster (and an optional QA raster), applies SCALE."""
 
-    def __init__(self, path, bands, scale, keys):
+    sensor = ""
+
+    def __init__(self, path, bands, scale, keys, qa_path=None, qa_layout="landsat_c2"):
         self.info = raster_io.raster_info(path)
         self.numbers = _resolve_band_numbers(self.info, bands, keys)
         self.keys = keys
         self.scale = Scale(int(scale))
+        self.qa_layout = qa_layout
+        self._qa = None
+        if qa_path:
+            qa_masks.check_qa_grid(raster_io.raster_info(qa_path), self.info, qa_path)
+            self._qa = raster_io.RasterReader(qa_path)
         self._reader = raster_io.RasterReader(path)
 
     def read_raw(self, window):
@@ -207,21 +214,34 @@ class _StackSource:
         stack = self._reader.read([self.numbers[key] for key in self.keys], window)
         return dict(zip(self.keys, stack))
 
+    @property
+    def has_qa(self):
+        """True when a QA band is read for masking."""
+        return self._qa is not None
+
+    def read_qa(self, window):
+        """The QA block (float64, NaN = QA nodata), or None without a QA band."""
+        return None if self._qa is None else self._qa.read([1], window)[0]
+
     def to_reflectance(self, raw):
         """Raw block values -> reflectance."""
         return {key: to_reflectance(values, self.scale) for key, values in raw.items()}
 
     def close(self):
-        """Release the raster."""
+        """Release the rasters."""
         self._reader.close()
+        if self._qa is not None:
+            self._qa.close()
 
 
 class _LandsatSource:
     """Reads the needed OLI bands from a Landsat product's separate files via its MTL."""
 
-    def __init__(self, mtl_path, keys):
+    def __init__(self, mtl_path, keys, use_qa=True):
         self.product = landsat.read_landsat_product(mtl_path)
         self.keys = keys
+        self.sensor = self.product.sensor
+        self.qa_layout = self.product.qa_layout
         paths = {key: self.product.band_path(OLI_BAND_NUMBERS[key]) for key in keys}
         infos = {key: raster_io.raster_info(path) for key, path in paths.items()}
         self.info = infos[keys[0]]
@@ -231,11 +251,25 @@ class _LandsatSource:
                     f"Landsat band files differ in size: '{info.path}' is {info.width} x "
                     f"{info.height}, '{self.info.path}' is {self.info.width} x {self.info.height}. "
                     "Use the band files of one product, as delivered, next to their MTL file.")
+        self.qa_path = self.product.qa_path() if use_qa else None
+        self._qa = None
+        if self.qa_path:
+            qa_masks.check_qa_grid(raster_io.raster_info(self.qa_path), self.info, self.qa_path)
+            self._qa = raster_io.RasterReader(self.qa_path)
         self._readers = {key: raster_io.RasterReader(path) for key, path in paths.items()}
 
     def read_raw(self, window):
         """{key: raw DN float64 block} for the needed bands."""
         return {key: self._readers[key].read([1], window)[0] for key in self.keys}
+
+    @property
+    def has_qa(self):
+        """True when a QA band is read for masking."""
+        return self._qa is not None
+
+    def read_qa(self, window):
+        """The QA block (float64), or None when the product has no quality band beside the MTL."""
+        return None if self._qa is None else self._qa.read([1], window)[0]
 
     def to_reflectance(self, raw):
         """DN blocks -> reflectance with the MTL's coefficients."""
@@ -246,68 +280,103 @@ class _LandsatSource:
         """Release the band files."""
         for reader in self._readers.values():
             reader.close()
+        if self._qa is not None:
+            self._qa.close()
+
+
+def open_source(input_path, keys, bands=None, scale=Scale.REFLECTANCE, qa_path=None,
+                qa_layout="landsat_c2", use_qa=True, monitor=NULL_MONITOR):
+    """The band source of INPUT: a Landsat MTL, a Sentinel-2 L2A product, or a raster stack.
+
+    Returns (source, from_metadata). A source has info, keys, sensor, qa_layout, has_qa, read_raw(window),
+    read_qa(window), to_reflectance(raw) and close().
+    """
+    if landsat.is_mtl_file(input_path):
+        source = _LandsatSource(input_path, keys, use_qa=use_qa)
+        monitor.info(f"Landsat product {source.product.describe()}; bands B2-B7 are read from its "
+                     "band files, so the BAND_* choices and SCALE are ignored: the MTL file's own "
+                     "coefficients convert the digital numbers to reflectance.")
+        return source, True
+    if sentinel2.is_sentinel2_product(input_path):
+        source = sentinel2.Sentinel2Source(input_path, keys, use_qa=use_qa)
+        monitor.info(source.describe() + " BAND_* and SCALE are ignored: the metadata's own "
+                     "offset and quantification value convert the digital numbers.")
+        return source, True
+    source = _StackSource(input_path, bands, scale, keys, qa_path=qa_path if use_qa else None,
+                          qa_layout=qa_layout)
+    monitor.info("Bands used: " + ", ".join(f"{key} = band {source.numbers[key]}" for key in keys)
+                 + f"; values read as {SCALE_LABELS[source.scale]}.")
+    return source, False
+
+
+def apply_mask(source, window, reflectance, classes, counter):
+    """Set the pixels of the chosen QA classes to NaN in every band of the block (in place)."""
+    qa = source.read_qa(window)
+    if qa is None:
+        return
+    masked, fill = qa_masks.qa_mask(qa, source.qa_layout, classes)
+    counter.add(masked, fill)
+    if masked.any():
+        for values in reflectance.values():
+            values[masked] = np.nan
 
 
 def run_spectral_indices(input_path, output_path, bands=None, scale=Scale.REFLECTANCE,
-                         factors=None, monitor=NULL_MONITOR, block_size=1024):
-    """Write the chosen factors of a multi-band raster or a Landsat MTL product as a Float32 raster.
+                         factors=None, mask=None, qa_path=None, qa_layout="landsat_c2",
+                         accept_scale=False, monitor=NULL_MONITOR, block_size=1024):
+    """Write the chosen factors of a raster stack, a Landsat MTL or a Sentinel-2 L2A product.
 
     bands: 1-based (blue, green, red, nir, swir1, swir2) or None for the default; scale: Scale
-    (ignored for an MTL input, whose own coefficients are used). Returns {"output", "factors",
-    "warnings"}.
+    (ignored for a metadata input, which scales itself); mask: QA classes set to nodata (None =
+    qa_masks.DEFAULT_MASK, [] = none), from the product's QA band or `qa_path` (layout
+    `qa_layout`) for a stack; accept_scale: only warn when SCALE does not fit the values.
+    Returns {"output", "factors", "warnings", "masked_share", "sensor"}.
     """
     names = normalise_factors(factors)
     keys = bands_needed(names)
+    classes = qa_masks.normalise_classes(mask)
     warnings = []
 
     def warn(message):
         warnings.append(message)
         monitor.warning(message)
 
-    from_mtl = landsat.is_mtl_file(input_path)
-    if from_mtl:
-        source = _LandsatSource(input_path, keys)
-        product = source.product
-        monitor.info(f"Landsat product {product.describe()}; bands B2-B7 are read from its "
-                     "band files, so the BAND_* choices and SCALE are ignored: the MTL file's own "
-                     "coefficients convert the digital numbers to reflectance.")
-    else:
-        source = _StackSource(input_path, bands, scale, keys)
-        monitor.info("Bands used: " + ", ".join(f"{key} = band {source.numbers[key]}"
-                                                for key in keys)
-                     + f"; values read as {SCALE_LABELS[source.scale]}.")
+    source, checked_scale = open_source(input_path, keys, bands, scale, qa_path, qa_layout,
+                                        use_qa=bool(classes), monitor=monitor)
     info = source.info
-    checked_scale = from_mtl
+    counter = qa_masks.MaskCounter()
+    has_qa = bool(classes) and source.has_qa
+    if classes and not has_qa:
+        monitor.info("No QA band: nothing is masked (give the product's metadata file, or a QA "
+                     "raster, to mask clouds and shadows).")
+    elif classes:
+        missing = [name for name in qa_masks.MISSING_CLASSES.get(source.qa_layout, ())
+                   if name in classes]
+        monitor.info(f"Masking {', '.join(classes)} from the {qa_masks.LAYOUT_LABELS[source.qa_layout]}"
+                     + (f" (it has no {', '.join(missing)} information)." if missing else "."))
+    metadata = {"SENSOR": source.sensor} if source.sensor else None
     try:
         with raster_io.RasterWriter(output_path, info.width, info.height, info.geotransform,
-                                    info.crs_wkt, names) as writer:
+                                    info.crs_wkt, names, metadata=metadata) as writer:
             for window in iter_blocks(info.width, info.height, monitor, block_size):
                 raw = source.read_raw(window)
                 if not checked_scale:
-                    checked_scale = _check_scale(raw, source.scale, warn)
-                for index, (_, values) in enumerate(
-                        iter_factors(source.to_reflectance(raw), names)):
+                    checked_scale = scale_check.check_scale(
+                        np.stack(list(raw.values())), source.scale, SCALE_COEFFICIENTS,
+                        SCALE_LABELS, accept=accept_scale, warn=warn)
+                reflectance = source.to_reflectance(raw)
+                if classes and has_qa:
+                    apply_mask(source, window, reflectance, classes, counter)
+                for index, (_, values) in enumerate(iter_factors(reflectance, names)):
                     writer.write(index, window, values)
+            if source.sensor:
+                for index in range(len(names)):
+                    writer.set_band_metadata(index, {"SENSOR": source.sensor})
     finally:
         source.close()
-    return {"output": str(output_path), "factors": names, "warnings": warnings}
-
-
-def _check_scale(raw, scale, warn):
-    """Warn once when the values contradict SCALE; True once a block with data was seen."""
-    values = np.stack(list(raw.values()))
-    if not np.isfinite(values).any():
-        return False
-    scaled = looks_like_scaled_integers(values)
-    if scale == Scale.REFLECTANCE and scaled:
-        median = float(np.nanmedian(values))
-        warn(f"SCALE says the bands are 0-1 reflectance, but their values look like scaled "
-             f"integers (median {median:.4g}). Choose SCALE 'Landsat Collection 2 Level-2 "
-             "integers' or 'integers x 0.0001' to match how the product was scaled; otherwise "
-             "the band factors and tasseled cap components are not reflectance.")
-    elif scale != Scale.REFLECTANCE and not scaled:
-        median = float(np.nanmedian(values))
-        warn(f"SCALE says the bands are scaled integers ({SCALE_LABELS[scale]}), but their values "
-             f"look like 0-1 reflectance already (median {median:.4g}). Choose SCALE "
-             "'reflectance 0-1' if the raster holds reflectance.")
-    return True
+    share = counter.share if has_qa else 0.0
+    if has_qa:
+        monitor.info(f"Masked share: {100 * share:.1f} % of the {counter.with_data} pixels with "
+                     f"data set to nodata ({', '.join(classes)}).")
+    return {"output": str(output_path), "factors": names, "warnings": warnings,
+            "masked_share": share, "sensor": source.sensor}

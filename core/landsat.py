@@ -1,11 +1,13 @@
-"""Landsat 8 `*_MTL.txt` metadata: band files and digital-number-to-reflectance coefficients.
+"""Landsat 8 and 9 `*_MTL.txt` metadata: band files and digital-number-to-reflectance coefficients.
 
 Two products are understood:
 - Level-1 (Collection 1 `L1_METADATA_FILE`, Collection 2 `LANDSAT_METADATA_FILE`): top-of-
   atmosphere reflectance = (REFLECTANCE_MULT_BAND_n * DN + REFLECTANCE_ADD_BAND_n) / sin(SUN_ELEVATION).
 - Collection 2 Level-2: surface reflectance = MULT * DN + ADD with the coefficients of the
   LEVEL2_SURFACE_REFLECTANCE_PARAMETERS group (already corrected, so no sun term).
-In both, DN 0 is fill (nodata).
+In both, DN 0 is fill (nodata). Landsat 9 (OLI-2) has the same bands and MTL layout as Landsat 8
+(OLI); an MTL of another spacecraft (Landsat 4-7, other band numbers) is refused. The product's
+quality band (Collection 2 QA_PIXEL, Collection 1 or pre-collection BQA) is found for masking.
 """
 
 import os
@@ -99,12 +101,45 @@ class LandsatProduct:
     multiplier: dict = field(default_factory=dict)     # band number -> REFLECTANCE_MULT
     addend: dict = field(default_factory=dict)         # band number -> REFLECTANCE_ADD
     file_names: dict = field(default_factory=dict)     # band number -> FILE_NAME_BAND_n
+    spacecraft: str = "LANDSAT_8"
+    sensor_id: str = "OLI_TIRS"
+    collection: int = 0           # 0 = pre-collection (no COLLECTION_NUMBER), else 1 or 2
+    sun_azimuth: float = float("nan")   # degrees clockwise from north
+    qa_file_name: str = ""
+
+    @property
+    def sensor(self):
+        """The sensor recorded in the factor rasters, e.g. 'Landsat 9 OLI-2'."""
+        number = self.spacecraft.rsplit("_", 1)[-1]
+        return f"Landsat {number} {'OLI-2' if number == '9' else 'OLI'}"
+
+    @property
+    def qa_layout(self):
+        """The bit layout of the product's quality band (see core.qa_masks)."""
+        return {2: "landsat_c2", 1: "landsat_c1"}.get(self.collection, "landsat_pre")
+
+    def qa_path(self):
+        """The product's quality band file (QA_PIXEL or BQA) beside the MTL, or None."""
+        if self.qa_file_name:
+            candidate = os.path.join(self.folder, self.qa_file_name)
+            if os.path.isfile(candidate):
+                return candidate
+        suffixes = ("_qa_pixel",) if self.collection == 2 else ("_bqa",)
+        try:
+            names = sorted(os.listdir(self.folder))
+        except OSError:
+            return None
+        for name in names:
+            stem, extension = os.path.splitext(name.lower())
+            if extension in _BAND_FILE_EXTENSIONS and stem.endswith(suffixes):
+                return os.path.join(self.folder, name)
+        return None
 
     def describe(self):
         """A one-line human description for log messages."""
-        kind = ("Level-1, converted to top-of-atmosphere reflectance with sun elevation "
+        kind = (f"{self.sensor}, Level-1, converted to top-of-atmosphere reflectance with sun elevation "
                 f"{self.sun_elevation:.2f} deg" if self.level == "L1"
-                else "Collection 2 Level-2, surface reflectance")
+                else f"{self.sensor}, Collection 2 Level-2, surface reflectance")
         return f"{self.scene_id or os.path.basename(self.mtl_path)} ({kind})"
 
     def coefficients(self, band_number):
@@ -167,10 +202,26 @@ def _find_band_file(folder, band_number, level):
     return os.path.join(folder, ordered[0])
 
 
+_SPACECRAFTS = ("LANDSAT_8", "LANDSAT_9")
+
+
 def read_landsat_product(mtl_path):
-    """Parse a Landsat 8 MTL file (Collection 1 or 2, Level-1 or Level-2) into a LandsatProduct."""
+    """Parse a Landsat 8/9 MTL file (Collection 1 or 2, Level-1 or Level-2) into a LandsatProduct."""
     mtl_path = os.path.abspath(str(mtl_path))
     groups = parse_mtl(mtl_path)
+    spacecraft = (_find(groups, "SPACECRAFT_ID") or "LANDSAT_8").upper()
+    sensor_id = (_find(groups, "SENSOR_ID") or "OLI_TIRS").upper()
+    if spacecraft not in _SPACECRAFTS or "OLI" not in sensor_id:
+        raise SoilMetalError(
+            f"The metadata file '{mtl_path}' describes {spacecraft} {sensor_id}, not Landsat 8 or 9 "
+            "OLI: its band numbers mean other wavelengths, so B2-B7 would be the wrong bands. Give "
+            "a Landsat 8/9 product, or stack the blue, green, red, NIR, SWIR1 and SWIR2 bands into "
+            "one raster and give it with BAND_* and SCALE.")
+    collection_text = _find(groups, "COLLECTION_NUMBER")
+    try:
+        collection = int(float(collection_text)) if collection_text is not None else 0
+    except ValueError:
+        collection = 0
     band_numbers = range(1, 12)
     level2 = groups.get(_L2_GROUP, {})
     if any(f"REFLECTANCE_MULT_BAND_{n}" in level2 for n in band_numbers):
@@ -191,6 +242,9 @@ def read_landsat_product(mtl_path):
             addend[n] = _number(source[f"REFLECTANCE_ADD_BAND_{n}"],
                                 f"REFLECTANCE_ADD_BAND_{n}", mtl_path)
     sun_elevation = float("nan")
+    sun_text = _find(groups, "SUN_ELEVATION", ("IMAGE_ATTRIBUTES",))
+    if level == "L2" and sun_text is not None:
+        sun_elevation = _number(sun_text, "SUN_ELEVATION", mtl_path)
     if level == "L1":
         sun_elevation = _number(_find(groups, "SUN_ELEVATION", ("IMAGE_ATTRIBUTES",)),
                                 "SUN_ELEVATION", mtl_path)
@@ -203,7 +257,13 @@ def read_landsat_product(mtl_path):
         name = _find(groups, f"FILE_NAME_BAND_{n}", _FILE_GROUPS)
         if name:
             file_names[n] = os.path.basename(name)
+    azimuth_text = _find(groups, "SUN_AZIMUTH", ("IMAGE_ATTRIBUTES",))
+    sun_azimuth = _number(azimuth_text, "SUN_AZIMUTH", mtl_path) if azimuth_text else float("nan")
+    qa_name = (_find(groups, "FILE_NAME_QUALITY_L1_PIXEL", _FILE_GROUPS)
+               or _find(groups, "FILE_NAME_BAND_QUALITY", _FILE_GROUPS) or "")
     scene_id = (_find(groups, "LANDSAT_PRODUCT_ID") or _find(groups, "LANDSAT_SCENE_ID") or "")
     return LandsatProduct(mtl_path=mtl_path, folder=os.path.dirname(mtl_path), level=level,
                           scene_id=scene_id, sun_elevation=sun_elevation, multiplier=multiplier,
-                          addend=addend, file_names=file_names)
+                          addend=addend, file_names=file_names, spacecraft=spacecraft,
+                          sensor_id=sensor_id, collection=collection, sun_azimuth=sun_azimuth,
+                          qa_file_name=os.path.basename(qa_name))

@@ -55,7 +55,8 @@ def test_all_factors_of_the_real_clips_equal_numpy(run_alg, tmp_path, clip):
     source = SR_DIR / clip
     result = run_alg("spectralindices", {"INPUT": str(source), "SCALE": 2,
                                          "OUTPUT": str(tmp_path / "factors.tif")})
-    assert set(result) == {"OUTPUT", "FACTOR_NAMES"}
+    assert set(result) == {"OUTPUT", "FACTOR_NAMES", "MASKED_SHARE"}
+    assert result["MASKED_SHARE"] == 0.0   # a raster without a QA band: nothing masked
     assert result["FACTOR_NAMES"] == ",".join(ALL_NAMES)
     written, names = read_bands(result["OUTPUT"])
     assert names == ALL_NAMES
@@ -127,11 +128,18 @@ def test_seven_band_stack_defaults_to_bands_2_to_7(run_alg, tmp_path):
     assert_same(written[2], ratio(2.5 * (nir - red), nir + 6 * red - 7.5 * blue + 1))
 
 
-def test_integers_read_as_reflectance_warn_in_the_feedback(run_alg, tmp_path):
+def test_integers_read_as_reflectance_stop_naming_the_scale_unless_accepted(run_alg, tmp_path):
+    # Changed by issue 13: this used to warn and write factors that are not reflectance.
+    output = tmp_path / "unscaled.tif"
+    with pytest.raises(QgsProcessingException, match=r"Set SCALE=2 \(integers x 0.0001\)"):
+        run_alg("spectralindices", {"INPUT": str(SR_DIR / SR_CLIPS[0]), "SCALE": 0, "FACTORS": [6],
+                                    "OUTPUT": str(output)})
+    assert not output.exists()
     feedback = WarningFeedback()
     run_alg("spectralindices", {"INPUT": str(SR_DIR / SR_CLIPS[0]), "SCALE": 0, "FACTORS": [6],
-                                "OUTPUT": str(tmp_path / "unscaled.tif")}, feedback=feedback)
-    assert any("look like scaled integers" in warning for warning in feedback.warnings), feedback.warnings
+                                "ACCEPT_SCALE": True, "OUTPUT": str(output)}, feedback=feedback)
+    assert any("SCALE=2" in warning for warning in feedback.warnings), feedback.warnings
+    assert output.exists()
 
 
 def test_landsat_mtl_input_gives_top_of_atmosphere_reflectance(run_alg, tmp_path):
@@ -144,7 +152,8 @@ def test_landsat_mtl_input_gives_top_of_atmosphere_reflectance(run_alg, tmp_path
     for input_value in (str(MTL), QgsProperty.fromValue(str(MTL))):
         output = tmp_path / f"toa_{type(input_value).__name__}.tif"
         result = run_alg("spectralindices", {"INPUT": input_value, "SCALE": 2, "BAND_RED": 6,
-                                             "FACTORS": [2, 3, 6], "OUTPUT": str(output)})
+                                             "FACTORS": [2, 3, 6], "MASK": [],
+                                             "OUTPUT": str(output)})
         assert result["FACTOR_NAMES"] == "B4,B5,NDVI"
         written, _ = read_bands(result["OUTPUT"])
         toa = {}

@@ -218,25 +218,37 @@ def test_looks_like_scaled_integers():
     assert not indices.looks_like_scaled_integers(np.array([0.1] * 50 + [5000.0] * 3))
 
 
-def test_scaled_integer_warning_goes_to_the_monitor(tmp_path):
+def test_a_scale_that_does_not_fit_stops_naming_the_right_scale(tmp_path):
+    # Changed by issue 13: a wrong SCALE used to warn and write factors that are not
+    # reflectance; now it stops, naming the SCALE that fits, unless accept_scale is set.
     path = os.path.join(SR_DIR, SR_CLIPS[1])
+    with pytest.raises(SoilMetalError, match=r"SCALE=2 \(integers x 0.0001\)"):
+        indices.run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"])
+    assert not (tmp_path / "a.tif").exists()
     recorder = Recorder()
-    result = indices.run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0,
-                                          factors=["NDVI"], monitor=recorder.monitor)
-    assert len(recorder.warnings) == 1
-    assert "scaled integers" in recorder.warnings[0] and "SCALE" in recorder.warnings[0]
+    result = indices.run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"],
+                                          accept_scale=True, monitor=recorder.monitor)
+    assert len(recorder.warnings) == 1 and "SCALE=2" in recorder.warnings[0]
     assert result["warnings"] == recorder.warnings
-    # Reflectance data read as integers gets the opposite warning.
+    # Reflectance data read as integers: SCALE=0 is named.
     reflectance = read_with_gdal(path).astype(np.float32) * np.float32(0.0001)
     stack_path = write_raster(tmp_path / "reflectance.tif", reflectance)
-    recorder = Recorder()
-    indices.run_spectral_indices(stack_path, str(tmp_path / "b.tif"), scale=2,
-                                 factors=["NDVI"], monitor=recorder.monitor)
-    assert len(recorder.warnings) == 1 and "0-1 reflectance" in recorder.warnings[0]
+    with pytest.raises(SoilMetalError, match=r"SCALE=0 \(reflectance 0-1\)"):
+        indices.run_spectral_indices(stack_path, str(tmp_path / "b.tif"), scale=2, factors=["NDVI"])
     recorder = Recorder()
     indices.run_spectral_indices(stack_path, str(tmp_path / "c.tif"), scale=0,
                                  factors=["NDVI"], monitor=recorder.monitor)
     assert recorder.warnings == []
+    # Collection 2 Level-2 integers (reflectance 0 = DN 7273) read as integers x 0.0001.
+    c2 = (reflectance / np.float32(0.0000275) + np.float32(7273)).astype(np.float32)
+    c2_path = write_raster(tmp_path / "c2.tif", c2)
+    with pytest.raises(SoilMetalError, match=r"SCALE=1 \(Landsat Collection 2"):
+        indices.run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=2, factors=["NDVI"])
+    indices.run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=1, factors=["NDVI"])
+    # Values that are no reflectance under any SCALE (4e9 with SCALE=1).
+    huge_path = write_raster(tmp_path / "huge.tif", np.full_like(reflectance, 4e9))
+    with pytest.raises(SoilMetalError, match="No SCALE fits"):
+        indices.run_spectral_indices(huge_path, str(tmp_path / "e.tif"), scale=1, factors=["NDVI"])
 
 
 def test_fewer_bands_than_named_is_refused_and_leaves_no_file(tmp_path):

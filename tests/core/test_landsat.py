@@ -123,7 +123,8 @@ def test_parse_collection1_level1_mtl():
 def test_level1_mtl_gives_toa_reflectance(tmp_path):
     output = str(tmp_path / "toa.tif")
     infos = []
-    result = indices.run_spectral_indices(L1_MTL, output, scale=2, monitor=Monitor(info=infos.append))
+    result = indices.run_spectral_indices(L1_MTL, output, scale=2, mask=[],
+                                          monitor=Monitor(info=infos.append))
     assert result["factors"] == list(indices.ALL_FACTORS)
     assert any("SCALE are ignored" in message for message in infos)
     text = Path(L1_MTL).read_text()
