@@ -34,8 +34,10 @@ GSTAT_NAMES = {"spherical": "Sph", "exponential": "Exp", "gaussian": "Gau"}
 PRACTICAL_RANGE_FACTOR = {"spherical": 1.0, "exponential": 3.0, "gaussian": math.sqrt(3.0)}
 DEFAULT_BINS = 15
 DEFAULT_CUTOFF_FRACTION = 1.0 / 3.0
-# Nugget-to-sill ratio at or above which the residuals are said to have no spatial structure.
+# Nugget-to-sill ratio at or above which a model is called pure nugget.
 PURE_NUGGET_RATIO = 0.95
+# Significance level of the permutation test for spatial structure (structure_p_value).
+STRUCTURE_ALPHA = 0.05
 _PAIR_CHUNK = 2_000_000      # distances computed per chunk: bounds memory for many samples
 
 
@@ -189,16 +191,21 @@ def empirical_variogram(x, y, values, cutoff=None, width=None, n_bins=DEFAULT_BI
         h = np.hypot(x[i] - x[j], y[i] - y[j])
         inside = h <= cutoff
         h, diff = h[inside], (values[i] - values[j])[inside]
-        frac = h / width
-        index = np.floor(frac).astype(np.int64)
-        on_boundary = (h > 0) & (frac == index)
-        index[on_boundary] -= 1
+        index = _bin_index(h, width)
         counts += np.bincount(index, minlength=size)
         dist_sum += np.bincount(index, weights=h, minlength=size)
         sq_sum += np.bincount(index, weights=diff * diff, minlength=size)
     used = counts > 0
     return EmpiricalVariogram(counts[used], dist_sum[used] / counts[used],
                               sq_sum[used] / (2.0 * counts[used]), float(cutoff), width)
+
+
+def _bin_index(h, width):
+    """gstat's bin of each pair distance h: ceil(h / width) - 1, and bin 0 for h == 0."""
+    frac = h / width
+    index = np.floor(frac).astype(np.int64)
+    index[(h > 0) & (frac == index)] -= 1
+    return index
 
 
 def _pairs_from(start, rows, n):
@@ -299,6 +306,80 @@ def fit_variogram(ev, model="spherical", nugget=None, psill=None, range_=None):
                    "range is uncertain.")
     return VariogramFit(VariogramModel(model, float(fitted_nugget), float(fitted_psill),
                                        fitted_range), sse, warning)
+
+
+def _free_sills_sse(unit, gamma, weights):
+    """Weighted SSE (r,) of the best non-negative nugget + psill * unit[r] for each row r.
+
+    unit (r, b): the unit structure at the b bin distances for r candidate ranges. The
+    non-negative optimum is the unconstrained one when feasible, else on a face (nugget 0
+    or psill 0): all three are computed in closed form, vectorised over r.
+    """
+    sw, sg = weights.sum(), (weights * gamma).sum()
+    su = unit @ weights
+    suu = (unit * unit) @ weights
+    sug = unit @ (weights * gamma)
+    sgg = (weights * gamma * gamma).sum()
+    det = sw * suu - su * su
+
+    def sse(a, b):
+        return sgg - 2 * a * sg - 2 * b * sug + a * a * sw + 2 * a * b * su + b * b * suu
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_free = (suu * sg - su * sug) / det
+        b_free = (sw * sug - su * sg) / det
+        b_face = np.maximum(np.where(suu > 0, sug / suu, 0.0), 0.0)
+    a_face = max(sg / sw, 0.0)
+    best = np.minimum(sse(0.0, b_face), sse(a_face, 0.0))
+    feasible = (a_free >= 0) & (b_free >= 0) & np.isfinite(a_free) & np.isfinite(b_free)
+    free = sse(np.where(feasible, a_free, 0.0), np.where(feasible, b_free, 0.0))
+    return np.where(feasible, np.minimum(best, free), best)
+
+
+def structure_p_value(x, y, values, model="spherical", rng=None, permutations=99):
+    """Permutation p-value of spatial structure in values (n,) at x, y.
+
+    Statistic: how much better `model` (nugget + structure, fitted as fit_variogram does on
+    gstat's bins) fits the empirical variogram than a pure nugget does, as a fraction of the
+    pure nugget's weighted SSE. Under no spatial structure the values are exchangeable, so
+    the statistic of the observed values is compared with that of `permutations` random
+    permutations of them: p = (1 + number at least as large) / (1 + permutations).
+    rng: a numpy Generator (default seeded, so the same input gives the same p).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    x, y, values = (np.asarray(a, dtype=float).ravel() for a in (x, y, values))
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(values)
+    x, y, values = x[keep], y[keep], values[keep]
+    cutoff = bounding_box_diagonal(x, y) * DEFAULT_CUTOFF_FRACTION
+    if x.size < 4 or cutoff <= 0:
+        return 1.0
+    width = cutoff / DEFAULT_BINS
+    i, j = _pairs_from(0, x.size, x.size)
+    h = np.hypot(x[i] - x[j], y[i] - y[j])
+    inside = h <= cutoff
+    i, j, h = i[inside], j[inside], h[inside]
+    index = _bin_index(h, width)
+    size = DEFAULT_BINS + 1
+    counts = np.bincount(index, minlength=size)
+    used = counts > 0
+    dist = (np.bincount(index, weights=h, minlength=size)[used] / counts[used])
+    if used.sum() < 3 or np.any(dist <= 0):
+        return 1.0
+    weights = counts[used] / dist ** 2
+    ranges = np.exp(np.linspace(math.log(dist.min() / 100), math.log(dist.max() * 10), 61))
+    unit = VariogramModel(model, 0.0, 1.0, 1.0).unit(dist[None, :] / ranges[:, None])
+
+    def statistic(v):
+        diff = v[i] - v[j]
+        gamma = np.bincount(index, weights=diff * diff, minlength=size)[used] / (2 * counts[used])
+        nugget_sse = float(np.sum(weights * (gamma - np.average(gamma, weights=weights)) ** 2))
+        if nugget_sse <= 0:
+            return 0.0
+        return nugget_sse - float(_free_sills_sse(unit, gamma, weights).min())
+
+    observed = statistic(values)
+    exceed = sum(statistic(rng.permutation(values)) >= observed for _ in range(permutations))
+    return (1.0 + exceed) / (1.0 + permutations)
 
 
 def fit_residual_variogram(x, y, values, model="spherical", nugget=None, psill=None, range_=None):

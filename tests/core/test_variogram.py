@@ -190,3 +190,31 @@ def test_bad_input_names_the_fix():
     with pytest.raises(SoilMetalError, match="give the"):
         ev = empirical_variogram([0.0, 10.0, 20.0], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0], width=15.0)
         fit_variogram(ev)
+
+
+def test_closed_form_sills_agree_with_nnls(meuse):
+    from core.variogram import _free_sills_sse, _sills_for_range
+    x, y, z = meuse
+    ev = empirical_variogram(x, y, z)
+    weights = ev.np / ev.dist ** 2
+    for name in MODELS:
+        ranges = np.array([5.0, 80.0, 400.0, 900.0, 3000.0, 20000.0])
+        unit = VariogramModel(name, 0.0, 1.0, 1.0).unit(ev.dist[None, :] / ranges[:, None])
+        # a decreasing variogram forces psill 0; an offset one forces nugget 0 at short range
+        for gamma in (ev.gamma, ev.gamma[::-1].copy(), ev.gamma - 0.1):
+            shifted = EmpiricalVariogram(ev.np, ev.dist, gamma, ev.cutoff, ev.width)
+            closed = _free_sills_sse(unit, gamma, weights)
+            nnls_sse = [_sills_for_range(name, r, shifted, weights, None, None)[2] for r in ranges]
+            np.testing.assert_allclose(closed, nnls_sse, rtol=1e-7, atol=1e-12)
+
+
+def test_structure_test_finds_meuse_structure_and_rarely_noise():
+    from core.variogram import structure_p_value
+    table = pd.read_csv(MEUSE)
+    x, y = table["x"].to_numpy(float), table["y"].to_numpy(float)
+    assert structure_p_value(x, y, np.log(table["zinc"].to_numpy(float))) <= 0.01
+    rng = np.random.default_rng(21)
+    p = [structure_p_value(*rng.uniform(0, 5000, (2, 150)), rng.normal(size=150), rng=rng)
+         for _ in range(40)]
+    assert np.mean(np.array(p) < 0.05) <= 0.15      # nominal 5 %: 2 of 40 expected
+    assert min(p) >= 0.01
