@@ -4,14 +4,21 @@ import numpy as np
 
 from . import raster_io
 from .blocks import iter_blocks
+from .aoa import ApplicabilityReference
 from .errors import SoilMetalError
+from .intervals import check_coverage, check_threshold, distribution_of
 from .monitor import NULL_MONITOR
 from .network import minmax_invert, unpack
 from .sampling import catalogue_factors, resolve_factors
 
-EXTRAPOLATION_MODES = ("keep", "mask")
-EXTRAPOLATION_LABELS = ("Predict, and count extrapolated pixels in the log",
-                        "Set pixels outside the training ranges to nodata")
+EXTRAPOLATION_MODES = ("keep", "mask", "aoa")
+EXTRAPOLATION_LABELS = ("Predict, and count pixels outside the training ranges in the log",
+                        "Set pixels outside the training ranges to nodata",
+                        "Area of applicability: report the share of pixels outside it (needs a model "
+                        "trained with CV; else as 0)")
+# A map with fewer mapped pixels than this share of its grid gets a loud warning.
+LOW_COVERAGE_SHARE = 0.25
+SPREAD_LABEL = "ensemble spread (model disagreement, not an error bar)"
 
 
 def metal_label(model):
@@ -40,13 +47,27 @@ class PixelModel:
         self.layers = []
         for theta in model.members:
             w1, b1, w2, b2 = unpack(theta, model.n_inputs)
-            self.layers.append(((w1 * gain).astype(np.float32), (b1 - w1 @ shift).astype(np.float32)[:, None],
-                                w2.astype(np.float32), float(b2)))
+            # Weights beyond float32 become inf here; predict_map refuses the non-finite contents.
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.layers.append(((w1 * gain).astype(np.float32), (b1 - w1 @ shift).astype(np.float32)[:, None],
+                                    w2.astype(np.float32), float(b2)))
         self.y_min, self.y_max = model.y_min, model.y_max
         self.log_target = model.log_target
 
     def predict(self, pixels):
         """Ensemble mean and population std (n,) in mg/kg of pixels (L, n) float32."""
+        mean, spread, _ = self.predict_with_centre(pixels)
+        return mean, spread
+
+    def predict_with_centre(self, pixels):
+        """Mean and std (n,) in mg/kg, and the prediction on the model's scale (n,): log(mean) for
+        a LOG_TARGET model (the mean of the members' logs), the mean otherwise. NaN stays NaN,
+        also in the std of a single network; weights too large for float32 give inf/NaN."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._predict(pixels)
+
+    def _predict(self, pixels):
+        """predict_with_centre without the floating-point warnings context."""
         count = len(self.layers)
         mean = spread = log_mean = None
         for index, (w1, b1, w2, b2) in enumerate(self.layers, start=1):
@@ -56,7 +77,7 @@ class PixelModel:
             output = minmax_invert((w2 @ hidden).astype(np.float64) + b2, self.y_min, self.y_max)
             value = np.exp(output) if self.log_target else output
             if index == 1:
-                mean, spread, log_mean = value, np.zeros_like(value), output
+                mean, spread, log_mean = value, value * 0.0, output
                 continue
             delta = value - mean
             mean = mean + delta / index
@@ -64,8 +85,8 @@ class PixelModel:
             if self.log_target:
                 log_mean = log_mean + (output - log_mean) / index
         if self.log_target:
-            mean = np.exp(log_mean)
-        return mean, np.sqrt(spread / count)
+            return np.exp(log_mean), np.sqrt(spread / count), log_mean
+        return mean, np.sqrt(spread / count), mean
 
 
 def _grid_views(wanted, grid, monitor):
@@ -91,14 +112,78 @@ def _grid_views(wanted, grid, monitor):
     return views, temporary
 
 
+def _applicability(model, extrapolation, required, monitor):
+    """The model's AOA reference when asked for (required) or when it is the guard and the model
+    file holds what it needs; None otherwise (the training-range count then guards)."""
+    available = bool(getattr(model, "samples", None)) and bool((getattr(model, "cv", None) or {}).get("fold"))
+    if not required and not (extrapolation == "aoa" and available):
+        if extrapolation == "aoa":
+            monitor.info("This model file has no cross-validation folds, so the area of applicability "
+                         "cannot be computed; pixels outside the training ranges are counted instead. "
+                         "Retrain the model with CV = 1 or 2 to get the area of applicability.")
+        return None
+    # Permutation importance shuffles with a generator seeded by the model: same model, same DI.
+    reference = ApplicabilityReference.from_model(model, np.random.default_rng(model.seed))
+    monitor.info(f"Area of applicability: DI threshold {reference.threshold:.4g} (upper whisker of the "
+                 f"training DI of {len(reference.training_di)} samples, each against the samples of "
+                 f"other CV folds); factor weights (permutation importance): {reference.describe_weights()}.")
+    return reference
+
+
+def _companion_outputs(model, paths, coverage, threshold):
+    """Check, before any pixel is read, what the interval and exceedance outputs need; returns
+    (distribution or None, the (band name, metadata) of each companion raster)."""
+    metal = metal_label(model)
+    bands = {"content": (content_band_name(model), {"UNITS": "mg/kg"}),
+             "spread": (f"{metal} {SPREAD_LABEL} (mg/kg)", {"UNITS": "mg/kg", "MEANING": SPREAD_LABEL}),
+             "outside": ("factors outside training range", {})}
+    distribution = None
+    if paths.get("lower") or paths.get("upper"):
+        coverage = check_coverage(coverage)
+        distribution = distribution_of(model, "Prediction intervals (OUTPUT_LOWER, OUTPUT_UPPER)")
+        low, high = distribution.quantile_offsets(coverage)
+        meta = {"UNITS": "mg/kg", "COVERAGE": f"{coverage:g}", "CALIBRATION_RESIDUALS": distribution.n,
+                "METHOD": "split-conformal on out-of-fold residuals, equal tails, (n+1) rule"
+                          + (", log scale" if model.log_target else "")}
+        bands["lower"] = (f"{metal} lower {100 * coverage:g} % bound (mg/kg)", meta)
+        bands["upper"] = (f"{metal} upper {100 * coverage:g} % bound (mg/kg)", meta)
+    if paths.get("exceedance"):
+        if threshold is None:
+            raise SoilMetalError("OUTPUT_EXCEEDANCE needs THRESHOLD: give the content in mg/kg whose "
+                                 "exceedance probability to map (e.g. a guideline value), or leave "
+                                 "OUTPUT_EXCEEDANCE empty.")
+        threshold = check_threshold(threshold)
+        distribution = distribution or distribution_of(model, "Exceedance probabilities (OUTPUT_EXCEEDANCE)")
+        bands["exceedance"] = (f"P({metal} > {threshold:g} mg/kg)",
+                               {"THRESHOLD": f"{threshold:g}", "UNITS": "probability 0-1",
+                                "CALIBRATION_RESIDUALS": distribution.n})
+    bands["aoa"] = ("dissimilarity index (AOA)", {})
+    return distribution, bands
+
+
 def predict_map(model, sources, output_path, uncertainty_path=None, extrapolation_path=None,
-                extrapolation="keep", monitor=NULL_MONITOR, block_size=1024):
-    """Write the model's content map (and optionally its ensemble spread and an extrapolation
-    count) on the grid of the first factor raster; returns a summary dict."""
+                extrapolation="aoa", monitor=NULL_MONITOR, block_size=1024, *, lower_path=None,
+                upper_path=None, coverage=0.9, exceedance_path=None, threshold=None, aoa_path=None,
+                aoa_mask=False):
+    """Write the model's content map and its companions on the grid of the first factor raster;
+    returns a summary dict. Companions (each optional): ensemble spread, count of factors outside
+    the training ranges, prediction interval bounds for `coverage` (core/intervals.py), P(content >
+    threshold mg/kg), the AOA dissimilarity index (core/aoa.py). extrapolation: 'keep' (count
+    pixels outside the training ranges), 'mask' (set them to nodata), 'aoa' (report the share
+    outside the area of applicability when the model supports it, else as 'keep'); aoa_mask sets
+    pixels outside the AOA to nodata. A pixel nodata in the content map is nodata in every
+    companion; contents below 0 mg/kg are clamped to 0 and counted."""
     if extrapolation not in EXTRAPOLATION_MODES:
         raise SoilMetalError(f"Unknown extrapolation mode '{extrapolation}'.")
+    paths = {"content": output_path, "spread": uncertainty_path, "outside": extrapolation_path,
+             "lower": lower_path, "upper": upper_path, "exceedance": exceedance_path, "aoa": aoa_path}
+    distribution, bands = _companion_outputs(model, paths, coverage, threshold)
     catalogue = catalogue_factors(sources)
     wanted = resolve_factors(catalogue, model.factor_names)
+    reference = _applicability(model, extrapolation, bool(aoa_path or aoa_mask), monitor)
+    if reference is not None:
+        bands["aoa"][1].update({"AOA_THRESHOLD": f"{reference.threshold:.6g}",
+                                "AOA_WEIGHTS": reference.describe_weights()})
     grid = raster_io.raster_info(sources[0].path, sources[0].layer_name)
     views, temporary = _grid_views(wanted, grid, monitor)
     by_view = {}
@@ -108,16 +193,17 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
     low, high = ranges[:, 0], ranges[:, 1]
     readers = {view: raster_io.RasterReader(view) for view in by_view}
     pixel_model = PixelModel(model)
-    outputs = [("content", output_path, content_band_name(model)),
-               ("spread", uncertainty_path, f"{metal_label(model)} ensemble std (mg/kg)"),
-               ("outside", extrapolation_path, "factors outside training range")]
     writers = {}
-    counts = {"valid": 0, "extrapolated": 0, "nodata": 0}
+    counts = dict.fromkeys(("valid", "written", "extrapolated", "outside_aoa", "masked", "clamped"), 0)
+    lowest = np.inf
     try:
-        for kind, path, band_name in outputs:
+        for kind, path in paths.items():
             if path:
+                name, metadata = bands[kind]
                 writers[kind] = raster_io.RasterWriter(path, grid.width, grid.height, grid.geotransform,
-                                                       grid.crs_wkt, [band_name])
+                                                       grid.crs_wkt, [name])
+                if metadata:
+                    writers[kind].set_band_metadata(0, metadata)
         stack = None
         for window in iter_blocks(grid.width, grid.height, monitor, block_size):
             shape = (len(wanted), window.ysize, window.xsize)
@@ -129,22 +215,46 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             pixels = stack.reshape(len(wanted), -1)
             valid = np.isfinite(pixels).all(axis=0)
             # NaN (nodata) pixels come out of the networks as NaN: no masking copy is needed.
-            content, spread = pixel_model.predict(pixels)
-            if "outside" in writers:
-                outside = ((pixels < low[:, None]) | (pixels > high[:, None])).sum(axis=0)
-                extrapolated = valid & (outside > 0)
-            else:
-                extrapolated = valid & ((pixels < low[:, None]) | (pixels > high[:, None])).any(axis=0)
-                outside = extrapolated
+            content, spread, centre = pixel_model.predict_with_centre(pixels)
+            broken = valid & ~np.isfinite(content)
+            if broken.any():
+                raise SoilMetalError(
+                    f"The model gives no finite content at {int(broken.sum())} pixels whose factors are "
+                    "valid: its weights overflow (the network diverged, or the model file was edited). "
+                    "Retrain the model with 'Train GA-BP model'.")
+            outside = ((pixels < low[:, None]) | (pixels > high[:, None])).sum(axis=0)
+            extrapolated = valid & (outside > 0)
+            masked = extrapolated if extrapolation == "mask" else np.zeros_like(valid)
+            blocks = {"outside": np.where(valid, outside, np.nan)}
+            if reference is not None:
+                blocks["aoa"] = reference.dissimilarity(pixels)
+                beyond = valid & (blocks["aoa"] > reference.threshold)
+                counts["outside_aoa"] += int(beyond.sum())
+                if aoa_mask:
+                    masked = masked | beyond
+            written = valid & ~masked
+            negative = written & (content < 0)
+            if negative.any():
+                counts["clamped"] += int(negative.sum())
+                lowest = min(lowest, float(content[negative].min()))
+                np.maximum(content, 0.0, out=content, where=written)
+            content[~written] = np.nan
+            spread[~written] = np.nan
+            blocks.update(content=content, spread=spread)
+            if "lower" in writers or "upper" in writers:
+                blocks["lower"], blocks["upper"] = distribution.interval(centre, coverage)
+            if "exceedance" in writers:
+                blocks["exceedance"] = distribution.exceedance(centre, threshold)
+            for kind in ("lower", "upper", "exceedance"):
+                if kind in blocks:
+                    blocks[kind][~written] = np.nan
             counts["valid"] += int(valid.sum())
+            counts["written"] += int(written.sum())
             counts["extrapolated"] += int(extrapolated.sum())
-            counts["nodata"] += int((~valid).sum())
-            if extrapolation == "mask":
-                content[extrapolated] = np.nan
-                spread[extrapolated] = np.nan
-            blocks = {"content": content, "spread": spread, "outside": np.where(valid, outside, np.nan)}
+            counts["masked"] += int((valid & masked).sum())
             for kind, writer in writers.items():
                 writer.write(0, window, blocks[kind].reshape(window.ysize, window.xsize))
+        _refuse_empty_map(counts, extrapolation, aoa_mask)
         for writer in writers.values():
             writer.commit()
     except BaseException:
@@ -156,14 +266,60 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             reader.close()
         for view in temporary:
             raster_io.delete_vsimem(view)
-    share = counts["extrapolated"] / counts["valid"] if counts["valid"] else 0.0
+    return _report(counts, lowest, grid, extrapolation, aoa_mask, reference, wanted, monitor)
+
+
+def _refuse_empty_map(counts, extrapolation, aoa_mask):
+    """SoilMetalError (so no file is kept) when not one pixel of the map has a content."""
+    if counts["written"]:
+        return
+    if not counts["valid"]:
+        raise SoilMetalError("No pixel has valid values of every factor the model needs: the map would "
+                             "be all nodata. Check that the factor rasters cover the same area and that "
+                             "their nodata does not cover it (e.g. a cloud mask over the whole scene).")
+    reasons = []
+    if aoa_mask:
+        reasons.append("set AOA_MASK to false")
+    if extrapolation == "mask":
+        reasons.append("set EXTRAPOLATION to 0 or 2")
+    raise SoilMetalError(f"All {counts['valid']} pixels with valid factors were masked (outside the training "
+                         "ranges or the area of applicability): the map would be all nodata. The model "
+                         f"does not apply to this scene; to map it anyway, {' and '.join(reasons)}.")
+
+
+def _report(counts, lowest, grid, extrapolation, aoa_mask, reference, wanted, monitor):
+    """Log what the map holds and return the summary dict."""
+    valid = counts["valid"]
+    share = counts["extrapolated"] / valid if valid else 0.0
     if counts["extrapolated"]:
-        monitor.warning(f"{counts['extrapolated']} of {counts['valid']} mapped pixels ({100 * share:.1f} %) "
-                        "have at least one factor outside the range of the training samples: the model "
-                        "extrapolates there." + (" They were set to nodata." if extrapolation == "mask" else
-                                                 " Use EXTRAPOLATION=1 to mask them."))
-    if counts["valid"] == 0:
-        monitor.warning("No pixel has valid values of every factor: the map is all nodata.")
-    return {"pixels_mapped": counts["valid"], "pixels_extrapolated": counts["extrapolated"],
-            "pixels_nodata": counts["nodata"], "extrapolated_fraction": share,
+        message = (f"{counts['extrapolated']} of {valid} pixels with valid factors ({100 * share:.1f} %) "
+                   "have at least one factor outside the range of the training samples: the model "
+                   "extrapolates there." + (" They were set to nodata." if extrapolation == "mask" else
+                                            " Use EXTRAPOLATION=1 to mask them."))
+        (monitor.info if reference is not None else monitor.warning)(message)
+    aoa_share = None
+    if reference is not None:
+        aoa_share = 1.0 - counts["outside_aoa"] / valid if valid else 0.0
+        if counts["outside_aoa"]:
+            monitor.warning(
+                f"{counts['outside_aoa']} of {valid} pixels with valid factors ({100 * (1 - aoa_share):.1f} %) "
+                f"lie outside the area of applicability (dissimilarity index > {reference.threshold:.4g}): "
+                "their factors differ from every sample more than the cross-validation tested, so neither "
+                "the content nor its interval can be trusted there." +
+                (" They were set to nodata." if aoa_mask else " Use AOA_MASK to set them to nodata, or "
+                 "OUTPUT_AOA to see where they are."))
+    if counts["clamped"]:
+        monitor.warning(f"{counts['clamped']} pixels had a predicted content below 0 mg/kg (down to "
+                        f"{lowest:.3g}); they were set to 0. The model extrapolates below its training "
+                        "range there.")
+    total = grid.width * grid.height
+    if counts["written"] < LOW_COVERAGE_SHARE * total:
+        monitor.warning(f"Only {counts['written']} of the {total} pixels of the output grid "
+                        f"({100 * counts['written'] / total:.1f} %) have a content: the rest is nodata "
+                        "(factor nodata or masked pixels). Check the factor rasters' nodata and extent.")
+    return {"pixels_mapped": counts["written"], "pixels_valid": valid,
+            "pixels_masked": counts["masked"], "pixels_extrapolated": counts["extrapolated"],
+            "pixels_nodata": total - counts["written"], "pixels_clamped": counts["clamped"],
+            "extrapolated_fraction": share, "aoa_share": aoa_share,
+            "aoa_threshold": None if reference is None else reference.threshold,
             "factor_names": [f.name for f in wanted]}

@@ -136,3 +136,142 @@ def test_pixel_model_equals_model_predict(log_target):
     keep = np.arange(500) != 7
     np.testing.assert_allclose(mean[keep], expected_mean[keep], rtol=2e-5)
     np.testing.assert_allclose(std[keep], expected_std[keep], rtol=1e-3, atol=2e-4)
+
+
+def with_cv(model, rng, n=40, spread=8.0):
+    """model with samples and CV results set the way the model file stores them (SCHEMA)."""
+    factors = rng.uniform(10, 60, (n, model.n_inputs))
+    observed = model.predict(factors)[0] + rng.normal(0, spread, n)
+    model.samples = {"crs": "", "x": list(range(n)), "y": list(range(n)), "id": [str(i) for i in range(n)],
+                     "factors": factors.tolist(), "observed": observed.tolist(), "role": ["train"] * n}
+    model.cv = {"scheme": "random", "folds": 5, "fold": [i % 5 for i in range(n)],
+                "prediction": [], "residual": list(rng.normal(0, spread, n))}
+    return model
+
+
+def test_intervals_exceedance_and_aoa_equal_independent_computations(tmp_path, factors):
+    from test_aoa import brute_force_di
+    from core.aoa import permutation_importance
+    sources, stack = factors
+    rng = np.random.default_rng(5)
+    model = with_cv(make_model(["SLOPE", "NDVI"], members=2), rng)
+    paths = {key: str(tmp_path / f"{key}.tif") for key in ("content", "lower", "upper", "p", "di", "spread")}
+    messages = []
+    summary = predict_map(model, sources, paths["content"], paths["spread"], lower_path=paths["lower"],
+                          upper_path=paths["upper"], coverage=0.8, exceedance_path=paths["p"], threshold=50.0,
+                          aoa_path=paths["di"], monitor=Monitor(info=messages.append, warning=messages.append),
+                          block_size=32)
+    pixels = np.stack([stack[2], stack[0]]).reshape(2, -1).T
+    valid = (stack[0] != -9999.0).ravel()
+    centre = model.predict(pixels)[0]
+    r = np.sort(model.cv["residual"])
+    lo, hi = r[int(np.floor(41 * 0.1)) - 1], r[int(np.ceil(41 * 0.9)) - 1]
+    lower, _, _ = read(paths["lower"])
+    upper, _, _ = read(paths["upper"])
+    np.testing.assert_allclose(lower.ravel()[valid], np.maximum(centre + lo, 0)[valid], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(upper.ravel()[valid], (centre + hi)[valid], rtol=1e-4, atol=1e-3)
+    p, _, name = read(paths["p"])
+    assert name == "P(Cu > 50 mg/kg)"
+    expected_p = np.array([((r >= 50 - c).sum() + 0.5) / 41 for c in centre])
+    # float32 pixel arithmetic may move a centre across a residual: allow a few pixels one step off.
+    diff = np.abs(p.ravel()[valid] - expected_p[valid])
+    assert (diff < 1e-6).mean() > 0.99 and diff.max() <= 1 / 41 + 1e-6
+    weights = permutation_importance(model, np.asarray(model.samples["factors"]),
+                                     np.asarray(model.samples["observed"]), np.random.default_rng(model.seed))
+    train_di, new_di = brute_force_di(model.samples["factors"], model.cv["fold"], np.maximum(weights, 0),
+                                      pixels[valid])
+    ds = gdal.Open(paths["di"])
+    band = ds.GetRasterBand(1)
+    di = band.ReadAsArray().astype(float).ravel()
+    np.testing.assert_allclose(di[valid], new_di, rtol=1e-4)
+    threshold = float(band.GetMetadata()["AOA_THRESHOLD"])
+    assert threshold == pytest.approx(summary["aoa_threshold"], rel=1e-5)
+    assert summary["aoa_share"] == pytest.approx(np.mean(new_di <= summary["aoa_threshold"]))
+    assert any("DI threshold" in m for m in messages)
+    for path in paths.values():
+        values, nodata, _ = read(path)
+        assert values[3, 4] == nodata
+
+
+def test_aoa_mask_sets_every_companion_to_nodata_and_counts_what_was_written(tmp_path, factors):
+    sources, stack = factors
+    model = with_cv(make_model(["SLOPE", "NDVI"]), np.random.default_rng(6))
+    out, spread, lower, di = (str(tmp_path / f"{k}.tif") for k in ("c", "s", "l", "d"))
+    summary = predict_map(model, sources, out, spread, lower_path=lower, aoa_path=di, aoa_mask=True)
+    content, nodata, _ = read(out)
+    dis, _, _ = read(di)
+    threshold = summary["aoa_threshold"]
+    outside = (dis > threshold) & (dis != nodata)
+    assert outside.any() and (~outside & (dis != nodata)).any()
+    for path in (out, spread, lower):
+        values, _, _ = read(path)
+        assert (values[outside] == nodata).all() and (values[~outside & (dis != nodata)] != nodata).all()
+    assert summary["pixels_mapped"] == int((content != nodata).sum()) == summary["pixels_valid"] - outside.sum()
+
+
+def test_single_network_spread_is_nodata_where_the_map_is(tmp_path, factors):
+    sources, _ = factors
+    out, spread = tmp_path / "c.tif", tmp_path / "s.tif"
+    predict_map(make_model(["NDVI", "B2"]), sources, str(out), str(spread))
+    std, nodata, name = read(spread)
+    assert std[3, 4] == nodata and (np.delete(std.ravel(), 3 * 90 + 4) == 0).all()
+    assert "not an error bar" in name
+
+
+def test_overflowing_weights_are_an_error_not_an_empty_map(tmp_path, factors):
+    sources, _ = factors
+    model = make_model(["NDVI"])
+    model.members = [np.full_like(model.members[0], 1e300)]
+    with pytest.raises(SoilMetalError, match="no finite content.*overflow.*Retrain"):
+        predict_map(model, sources, str(tmp_path / "o.tif"))
+    assert os.listdir(tmp_path) == ["spectral.tif", "terrain.tif"]
+
+
+def test_negative_contents_are_clamped_and_counted(tmp_path, factors):
+    sources, stack = factors
+    model = make_model(["NDVI"])
+    model.y_min, model.y_max = -40.0, 20.0
+    warnings = []
+    out = tmp_path / "n.tif"
+    summary = predict_map(model, sources, str(out), monitor=Monitor(warning=warnings.append))
+    values, nodata, _ = read(out)
+    raw = model.predict(stack[0].reshape(-1, 1))[0].reshape(70, 90)
+    valid = stack[0] != -9999.0
+    assert summary["pixels_clamped"] == int((raw[valid] < 0).sum()) > 0
+    assert (values[valid & (raw < 0)] == 0).all() and values[valid].min() >= 0
+    assert any("below 0 mg/kg" in w for w in warnings)
+
+
+def test_all_masked_or_all_nodata_is_an_error(tmp_path, factors):
+    sources, stack = factors
+    model = make_model(["NDVI"], ranges={"NDVI": [500.0, 600.0]})
+    with pytest.raises(SoilMetalError, match="were masked.*set EXTRAPOLATION to 0 or 2"):
+        predict_map(model, sources, str(tmp_path / "m.tif"), extrapolation="mask")
+    empty = write_raster(tmp_path / "empty.tif", [np.full((10, 10), -9999.0)], ["NDVI"])
+    with pytest.raises(SoilMetalError, match="No pixel has valid values"):
+        predict_map(make_model(["NDVI"]), [FactorSource(empty)], str(tmp_path / "e.tif"))
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(("m.tif", "e.tif", ".m.tif", ".e.tif"))]
+
+
+def test_mostly_nodata_map_warns(tmp_path):
+    values = np.full((20, 20), -9999.0)
+    values[:3] = 5.0
+    raster = write_raster(tmp_path / "sparse.tif", [values], ["NDVI"])
+    warnings = []
+    summary = predict_map(make_model(["NDVI"]), [FactorSource(raster)], str(tmp_path / "s.tif"),
+                          monitor=Monitor(warning=warnings.append))
+    assert summary["pixels_mapped"] == 60
+    assert any("Only 60 of the 400 pixels" in w for w in warnings)
+
+
+def test_companions_without_cv_or_threshold_name_the_fix(tmp_path, factors):
+    sources, _ = factors
+    model = make_model(["NDVI"])
+    with pytest.raises(SoilMetalError, match="Prediction intervals.*Retrain"):
+        predict_map(model, sources, str(tmp_path / "x.tif"), lower_path=str(tmp_path / "l.tif"))
+    with pytest.raises(SoilMetalError, match="area of applicability.*Retrain"):
+        predict_map(model, sources, str(tmp_path / "x.tif"), aoa_mask=True)
+    with pytest.raises(SoilMetalError, match="OUTPUT_EXCEEDANCE needs THRESHOLD"):
+        predict_map(with_cv(model, np.random.default_rng(0)), sources, str(tmp_path / "x.tif"),
+                    exceedance_path=str(tmp_path / "p.tif"))
+    assert os.listdir(tmp_path) == ["spectral.tif", "terrain.tif"]
