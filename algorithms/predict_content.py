@@ -1,17 +1,20 @@
 """predictcontent: a model applied to factor rasters, block by block."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
+from ..core.errors import SoilMetalError
+from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
-from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, predict_map
+from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
 from .base import SoilMetalAlgorithm
 from .styling import style_content_output
 
 
 class PredictContentAlgorithm(SoilMetalAlgorithm):
-    """Writes the content map of a model over factor rasters."""
+    """Writes the content map of a model over factor rasters, with its intervals, AOA and exceedance."""
 
     ALGORITHM_ID = "predictcontent"
     DISPLAY_NAME = "Predict content map"
@@ -21,43 +24,93 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     MODEL_PARAMETERS = (MODEL,)
     FACTORS = "FACTORS"
     EXTRAPOLATION = "EXTRAPOLATION"
+    COVERAGE = "COVERAGE"
+    THRESHOLD = "THRESHOLD"
+    AOA_MASK = "AOA_MASK"
     OUTPUT = "OUTPUT"
     OUTPUT_UNCERTAINTY = "OUTPUT_UNCERTAINTY"
+    OUTPUT_LOWER = "OUTPUT_LOWER"
+    OUTPUT_UPPER = "OUTPUT_UPPER"
+    OUTPUT_EXCEEDANCE = "OUTPUT_EXCEEDANCE"
+    OUTPUT_AOA = "OUTPUT_AOA"
     OUTPUT_EXTRAPOLATION = "OUTPUT_EXTRAPOLATION"
+    COVERAGE_RANGE = (0.01, 0.999)
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="json"))
         self.add_parameter(QgsProcessingParameterMultipleLayers(
             self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.COVERAGE, self.tr("Prediction interval coverage (0-1)"), QgsProcessingParameterNumber.Double,
+            defaultValue=0.9, minValue=self.COVERAGE_RANGE[0], maxValue=self.COVERAGE_RANGE[1]))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.THRESHOLD, self.tr("Threshold content for the exceedance map (mg/kg)"),
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0))
+        self.add_parameter(QgsProcessingParameterBoolean(
+            self.AOA_MASK, self.tr("Set pixels outside the area of applicability to nodata"),
+            defaultValue=False))
         self.add_parameter(QgsProcessingParameterEnum(
-            self.EXTRAPOLATION, self.tr("Pixels outside the training ranges"),
-            options=[self.tr(label) for label in EXTRAPOLATION_LABELS], defaultValue=0), advanced=True)
+            self.EXTRAPOLATION, self.tr("Extrapolation guard"),
+            options=[self.tr(label) for label in EXTRAPOLATION_LABELS], defaultValue=2), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Content map")))
         self.add_parameter(QgsProcessingParameterRasterDestination(
-            self.OUTPUT_UNCERTAINTY, self.tr("Uncertainty map (ensemble std)"), optional=True,
+            self.OUTPUT_UNCERTAINTY, self.tr(f"Ensemble spread ({SPREAD_LABEL})"), optional=True,
             createByDefault=False))
+        for name, label in ((self.OUTPUT_LOWER, "Lower bound of the prediction interval"),
+                            (self.OUTPUT_UPPER, "Upper bound of the prediction interval"),
+                            (self.OUTPUT_AOA, "Area of applicability: dissimilarity index"),
+                            (self.OUTPUT_EXCEEDANCE, "Probability of exceeding THRESHOLD")):
+            self.add_parameter(QgsProcessingParameterRasterDestination(
+                name, self.tr(label), optional=True, createByDefault=False))
         self.add_parameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_EXTRAPOLATION, self.tr("Extrapolation map"), optional=True, createByDefault=False),
             advanced=True)
-        self.addOutput(QgsProcessingOutputNumber("PIXELS_MAPPED", self.tr("Pixels mapped")))
-        self.addOutput(QgsProcessingOutputNumber("EXTRAPOLATED_FRACTION", self.tr("Extrapolated fraction")))
+        for name, label in (("PIXELS_MAPPED", "Pixels mapped"),
+                            ("EXTRAPOLATED_FRACTION", "Extrapolated fraction"),
+                            ("AOA_SHARE", "Share of pixels inside the area of applicability"),
+                            ("PIXELS_CLAMPED", "Pixels clamped to 0 mg/kg")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """COVERAGE and THRESHOLD with messages that give the allowed values, then the usual checks."""
+        for name, check in ((self.COVERAGE, check_coverage), (self.THRESHOLD, check_threshold)):
+            value = parameters.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                check(value)
+            except SoilMetalError as error:
+                return False, str(error)
+        return super().checkParameterValues(parameters, context)
 
     def execute(self, parameters, context, feedback):
-        """Load the model, map it, style the result."""
+        """Load the model, map it with the asked companions, style the results."""
         model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
         sources = self.factor_sources(parameters, self.FACTORS, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        uncertainty = self.parameterAsOutputLayer(parameters, self.OUTPUT_UNCERTAINTY, context) or None
-        extrapolation = self.parameterAsOutputLayer(parameters, self.OUTPUT_EXTRAPOLATION, context) or None
+        companions = {name: self.parameterAsOutputLayer(parameters, name, context) or None
+                      for name in (self.OUTPUT_UNCERTAINTY, self.OUTPUT_EXTRAPOLATION, self.OUTPUT_LOWER,
+                                   self.OUTPUT_UPPER, self.OUTPUT_EXCEEDANCE, self.OUTPUT_AOA)}
         mode = EXTRAPOLATION_MODES[self.parameterAsEnum(parameters, self.EXTRAPOLATION, context)]
-        summary = predict_map(model, sources, output, uncertainty, extrapolation, mode, self.monitor(feedback))
-        style_content_output(context, output, model.metal or "Content", "content")
+        summary = predict_map(
+            model, sources, output, companions[self.OUTPUT_UNCERTAINTY], companions[self.OUTPUT_EXTRAPOLATION],
+            mode, self.monitor(feedback), lower_path=companions[self.OUTPUT_LOWER],
+            upper_path=companions[self.OUTPUT_UPPER], coverage=self.parameterAsDouble(parameters, self.COVERAGE, context),
+            exceedance_path=companions[self.OUTPUT_EXCEEDANCE],
+            threshold=self.optional_number(parameters, self.THRESHOLD, context),
+            aoa_path=companions[self.OUTPUT_AOA],
+            aoa_mask=self.parameterAsBoolean(parameters, self.AOA_MASK, context))
+        metal = model.metal or "Content"
+        style_content_output(context, output, metal, "content")
         results = {self.OUTPUT: output, "PIXELS_MAPPED": summary["pixels_mapped"],
-                   "EXTRAPOLATED_FRACTION": summary["extrapolated_fraction"]}
-        if uncertainty:
-            style_content_output(context, uncertainty, model.metal or "Content", "uncertainty")
-            results[self.OUTPUT_UNCERTAINTY] = uncertainty
-        if extrapolation:
-            results[self.OUTPUT_EXTRAPOLATION] = extrapolation
+                   "EXTRAPOLATED_FRACTION": summary["extrapolated_fraction"],
+                   "PIXELS_CLAMPED": summary["pixels_clamped"]}
+        if summary["aoa_share"] is not None:
+            results["AOA_SHARE"] = summary["aoa_share"]
+        if companions[self.OUTPUT_UNCERTAINTY]:
+            style_content_output(context, companions[self.OUTPUT_UNCERTAINTY], metal, "uncertainty")
+        for name, path in companions.items():
+            if path:
+                results[name] = path
         return results

@@ -107,7 +107,8 @@ def style_content_output(context, output_path, metal, kind="content"):
     """Ask Processing to style the output when it loads it into the project."""
     if not context.willLoadLayerOnCompletion(output_path):
         return
-    title = f"{metal} content (mg/kg)" if kind == "content" else f"{metal} uncertainty (mg/kg)"
+    title = (f"{metal} content (mg/kg)" if kind == "content" else
+             f"{metal} ensemble spread (model disagreement, not an error bar, mg/kg)")
     details = context.layerToLoadOnCompletionDetails(output_path)
     details.name = title
     details.setPostProcessor(ContentMapStyler(kind, title))

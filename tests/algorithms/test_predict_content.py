@@ -96,3 +96,50 @@ def test_legend_classes_have_round_breaks_covering_the_range(low, high, expected
     breaks = nice_breaks(low, high)
     np.testing.assert_allclose(breaks, expected)
     assert breaks[0] <= low and breaks[-1] >= high
+
+
+def test_model_without_cv_asked_for_intervals_names_the_fix(run_alg, tmp_path, model_and_factors):
+    model_path, factors, _, _ = model_and_factors
+    for extra in ({"OUTPUT_LOWER": str(tmp_path / "lo.tif")}, {"OUTPUT_AOA": str(tmp_path / "di.tif")},
+                  {"AOA_MASK": True}, {"THRESHOLD": 50, "OUTPUT_EXCEEDANCE": str(tmp_path / "p.tif")}):
+        with pytest.raises(QgsProcessingException, match="(?i)retrain"):
+            run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [factors],
+                                       "OUTPUT": str(tmp_path / "x.tif"), **extra})
+    assert sorted(os.listdir(tmp_path)) == ["factors.tif", "model.json"]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("COVERAGE", 1.5, "COVERAGE must be a share between 0 and 1"),
+    ("COVERAGE", 0, "COVERAGE must be a share between 0 and 1"),
+    ("THRESHOLD", "abc", "THRESHOLD must be a content in mg/kg"),
+    ("THRESHOLD", -3, "THRESHOLD must be a content in mg/kg"),
+])
+def test_bad_coverage_or_threshold_is_refused_with_the_range(run_alg, tmp_path, model_and_factors,
+                                                             name, value, message):
+    model_path, factors, _, _ = model_and_factors
+    with pytest.raises(QgsProcessingException, match=message):
+        run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [factors],
+                                   "OUTPUT": str(tmp_path / "x.tif"), name: value})
+
+
+def test_range_of_coverage_is_declared(plugin):
+    from qgis.core import QgsApplication
+    alg = QgsApplication.processingRegistry().algorithmById("soilmetal:predictcontent")
+    coverage = alg.parameterDefinition("COVERAGE")
+    assert 0 < coverage.minimum() < coverage.maximum() < 1 and coverage.defaultValue() == 0.9
+    assert alg.parameterDefinition("THRESHOLD").minimum() == 0
+    assert alg.parameterDefinition("EXTRAPOLATION").defaultValue() == 2
+
+
+def test_spread_layer_says_it_is_not_an_error_bar(tmp_path, model_and_factors):
+    import processing
+    model_path, factors, _, _ = model_and_factors
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.runAndLoadResults(
+        "soilmetal:predictcontent", {"MODEL": model_path, "FACTORS": [factors], "OUTPUT": str(tmp_path / "c.tif"),
+                                     "OUTPUT_UNCERTAINTY": str(tmp_path / "s.tif")},
+        context=context, feedback=QgsProcessingFeedback())
+    layers = [l for l in QgsProject.instance().mapLayers().values() if l.source() == result["OUTPUT_UNCERTAINTY"]]
+    assert layers and "ensemble spread (model disagreement, not an error bar" in layers[0].name()
+    QgsProject.instance().removeAllMapLayers()
