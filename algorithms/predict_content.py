@@ -79,9 +79,13 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
             try:
-                check(value)
+                number = check(value)
             except SoilMetalError as error:
                 return False, str(error)
+            low, high = self.COVERAGE_RANGE
+            if name == self.COVERAGE and not low <= number <= high:
+                return False, self.tr(f"COVERAGE must be between {low:g} and {high:g}; got {number:g}. "
+                                      "Use e.g. 0.9 for 90 % prediction intervals.")
         return super().checkParameterValues(parameters, context)
 
     def execute(self, parameters, context, feedback):

@@ -111,6 +111,7 @@ def test_model_without_cv_asked_for_intervals_names_the_fix(run_alg, tmp_path, m
 @pytest.mark.parametrize("name, value, message", [
     ("COVERAGE", 1.5, "COVERAGE must be a share between 0 and 1"),
     ("COVERAGE", 0, "COVERAGE must be a share between 0 and 1"),
+    ("COVERAGE", 0.9999, "COVERAGE must be between 0.01 and 0.999"),
     ("THRESHOLD", "abc", "THRESHOLD must be a content in mg/kg"),
     ("THRESHOLD", -3, "THRESHOLD must be a content in mg/kg"),
 ])
