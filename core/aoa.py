@@ -32,6 +32,7 @@ from scipy.spatial.distance import pdist
 
 from .errors import SoilMetalError
 from .intervals import RETRAIN_HINT, model_scale
+from .model_file import require_cv, require_samples
 
 REPEATS = 10
 CHUNK = 1 << 16
@@ -109,12 +110,9 @@ class ApplicabilityReference:
     @classmethod
     def from_model(cls, model, rng):
         """The reference of a model file with samples and CV (SoilMetalError naming the fix if not)."""
-        samples, cv = getattr(model, "samples", None), getattr(model, "cv", None)
-        if not samples or not cv or not cv.get("fold"):
-            raise SoilMetalError("The area of applicability (OUTPUT_AOA, AOA_MASK) needs the model's "
-                                 "samples and cross-validation folds, and this model file has none (it "
-                                 "was trained with CV = 0, or written before soilmetal stored them). "
-                                 f"{RETRAIN_HINT} to get the area of applicability.")
+        feature = "the area of applicability (OUTPUT_AOA, AOA_MASK)"
+        samples = require_samples(model, feature)
+        cv = require_cv(model, feature)
         factors = np.asarray(samples["factors"], dtype=float)
         observed = np.asarray(samples["observed"], dtype=float)
         folds = np.asarray(cv["fold"])

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .errors import SoilMetalError
+from .model_file import require_cv
 
 RETRAIN_HINT = ("Retrain the model with 'Train GA-BP model' or 'Transfer GA-BP model (Tr-GA-BP)' "
                 "with cross-validation (CV = 1 random or 2 spatial k-fold)")
@@ -72,13 +73,8 @@ def check_threshold(threshold):
 def cv_residuals(model, feature):
     """The model's out-of-fold residuals (n,) on its own scale; SoilMetalError naming the fix
     (retrain with CV) when the model file has none. `feature` names what needs them."""
-    cv = getattr(model, "cv", None)
-    residuals = None if not cv else cv.get("residual")
-    if not residuals:
-        raise SoilMetalError(f"{feature} need the model's cross-validation residuals, and this model "
-                             "file has none (it was trained with CV = 0, or written before soilmetal "
-                             f"stored them). {RETRAIN_HINT} to get {feature}.")
-    values = np.asarray(residuals, dtype=float)
+    residuals = require_cv(model, feature).get("residual")
+    values = np.asarray(residuals if residuals is not None else [], dtype=float)
     if not np.isfinite(values).all():
         raise SoilMetalError(f"The model file's cross-validation residuals hold non-finite values. "
                              f"{RETRAIN_HINT}.")

@@ -115,7 +115,7 @@ def _grid_views(wanted, grid, monitor):
 def _applicability(model, extrapolation, required, monitor):
     """The model's AOA reference when asked for (required) or when it is the guard and the model
     file holds what it needs; None otherwise (the training-range count then guards)."""
-    available = bool(getattr(model, "samples", None)) and bool((getattr(model, "cv", None) or {}).get("fold"))
+    available = model.samples is not None and model.cv is not None
     if not required and not (extrapolation == "aoa" and available):
         if extrapolation == "aoa":
             monitor.info("This model file has no cross-validation folds, so the area of applicability "
@@ -140,7 +140,7 @@ def _companion_outputs(model, paths, coverage, threshold):
     distribution = None
     if paths.get("lower") or paths.get("upper"):
         coverage = check_coverage(coverage)
-        distribution = distribution_of(model, "Prediction intervals (OUTPUT_LOWER, OUTPUT_UPPER)")
+        distribution = distribution_of(model, "prediction intervals (OUTPUT_LOWER, OUTPUT_UPPER)")
         low, high = distribution.quantile_offsets(coverage)
         meta = {"UNITS": "mg/kg", "COVERAGE": f"{coverage:g}", "CALIBRATION_RESIDUALS": distribution.n,
                 "METHOD": "split-conformal on out-of-fold residuals, equal tails, (n+1) rule"
@@ -153,7 +153,7 @@ def _companion_outputs(model, paths, coverage, threshold):
                                  "exceedance probability to map (e.g. a guideline value), or leave "
                                  "OUTPUT_EXCEEDANCE empty.")
         threshold = check_threshold(threshold)
-        distribution = distribution or distribution_of(model, "Exceedance probabilities (OUTPUT_EXCEEDANCE)")
+        distribution = distribution or distribution_of(model, "exceedance probabilities (OUTPUT_EXCEEDANCE)")
         bands["exceedance"] = (f"P({metal} > {threshold:g} mg/kg)",
                                {"THRESHOLD": f"{threshold:g}", "UNITS": "probability 0-1",
                                 "CALIBRATION_RESIDUALS": distribution.n})

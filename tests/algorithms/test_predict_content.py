@@ -144,3 +144,55 @@ def test_spread_layer_says_it_is_not_an_error_bar(tmp_path, model_and_factors):
     layers = [l for l in QgsProject.instance().mapLayers().values() if l.source() == result["OUTPUT_UNCERTAINTY"]]
     assert layers and "ensemble spread (model disagreement, not an error bar" in layers[0].name()
     QgsProject.instance().removeAllMapLayers()
+
+
+def model_with_cv(model, rng, n=30):
+    """A copy of model carrying samples and CV results as traingabp writes them (SCHEMA)."""
+    from soilmetal.core.model_file import model_to_bytes, _model_from_dict
+    factors = np.column_stack([rng.uniform(0, 40, n), rng.uniform(-0.2, 0.9, n)])
+    observed = model.predict(factors)[0] + rng.normal(0, 5, n)
+    prediction = observed - rng.normal(0, 5, n)
+    model.samples = {"crs": "", "x": list(rng.uniform(0, 100, n)), "y": list(rng.uniform(0, 100, n)),
+                     "id": [f"s{i}" for i in range(n)], "factors": factors.tolist(),
+                     "observed": observed.tolist(), "role": ["train"] * n}
+    model.cv = {"scheme": "spatial", "folds": 3, "fold": [i % 3 for i in range(n)],
+                "prediction": prediction.tolist(), "residual": (observed - prediction).tolist(),
+                "metrics": {}, "mean_metrics": {}, "mlr_metrics": {}}
+    return _model_from_dict(json.loads(model_to_bytes(model)))
+
+
+def test_intervals_aoa_and_exceedance_outputs(run_alg, tmp_path, model_and_factors):
+    _, factors, model, stack = model_and_factors
+    model = model_with_cv(model, np.random.default_rng(8))
+    path = tmp_path / "cv_model.json"
+    save_model(model, str(path))
+    outputs = {name: str(tmp_path / f"{name.lower()}.tif") for name in
+               ("OUTPUT", "OUTPUT_LOWER", "OUTPUT_UPPER", "OUTPUT_AOA", "OUTPUT_EXCEEDANCE", "OUTPUT_UNCERTAINTY")}
+    result = run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors], "COVERAGE": 0.8,
+                                        "THRESHOLD": 55, **outputs})
+    values = {}
+    for name, file in outputs.items():
+        assert result[name] == file
+        ds = gdal.Open(file)
+        band = ds.GetRasterBand(1)
+        values[name] = band.ReadAsArray().astype(float).ravel()
+        assert values[name][0] == band.GetNoDataValue(), name
+        if name == "OUTPUT_AOA":
+            threshold = float(band.GetMetadata()["AOA_THRESHOLD"])
+    centre = model.predict(stack.reshape(2, -1).T)[0][1:]
+    r = np.sort(model.cv["residual"])
+    np.testing.assert_allclose(values["OUTPUT_LOWER"][1:], np.maximum(centre + r[int(np.floor(31 * 0.1)) - 1], 0),
+                               rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(values["OUTPUT_UPPER"][1:], centre + r[int(np.ceil(31 * 0.9)) - 1], rtol=1e-4, atol=1e-3)
+    p = values["OUTPUT_EXCEEDANCE"][1:]
+    expected = np.array([((r >= 55 - c).sum() + 0.5) / 31 for c in centre])
+    assert (np.abs(p - expected) < 1e-6).mean() > 0.99 and np.abs(p - expected).max() <= 1 / 31 + 1e-6
+    assert result["AOA_SHARE"] == pytest.approx(np.mean(values["OUTPUT_AOA"][1:] <= threshold), abs=1e-6)
+    assert result["PIXELS_MAPPED"] == 40 * 50 - 1
+
+    masked = run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors], "AOA_MASK": True,
+                                        "OUTPUT": str(tmp_path / "masked.tif")})
+    ds = gdal.Open(masked["OUTPUT"])
+    band = ds.GetRasterBand(1)
+    written = (band.ReadAsArray() != band.GetNoDataValue()).sum()
+    assert masked["PIXELS_MAPPED"] == written == int(np.sum(values["OUTPUT_AOA"][1:] <= threshold))

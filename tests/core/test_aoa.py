@@ -92,5 +92,8 @@ def test_permutation_importance_ignores_an_unused_factor():
 def test_model_without_samples_or_folds_is_refused_with_the_fix():
     model = Model(factor_names=["A"], x_min=[0], x_max=[1], y_min=0, y_max=1,
                   members=[np.zeros(n_params(1, 2))], hidden=2)
-    with pytest.raises(SoilMetalError, match="area of applicability.*has none.*Retrain"):
+    with pytest.raises(SoilMetalError, match="written before soilmetal.*retrain it.*area of applicability"):
+        ApplicabilityReference.from_model(model, np.random.default_rng(0))
+    model.samples = {"factors": [[0.0], [1.0]], "observed": [1.0, 2.0]}
+    with pytest.raises(SoilMetalError, match="without cross-validation.*CV = 2"):
         ApplicabilityReference.from_model(model, np.random.default_rng(0))

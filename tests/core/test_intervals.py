@@ -128,8 +128,12 @@ def make_model(log_target=False, seed=0):
 
 
 def test_model_without_cv_is_refused_with_the_fix():
-    with pytest.raises(SoilMetalError, match="Prediction intervals.*has none.*Retrain the model.*CV"):
-        distribution_of(make_model(), "Prediction intervals")
+    model = make_model()
+    with pytest.raises(SoilMetalError, match="written before soilmetal.*retrain it.*to get prediction intervals"):
+        distribution_of(model, "prediction intervals")
+    model.samples = {"x": [0.0]}
+    with pytest.raises(SoilMetalError, match="without cross-validation.*prediction intervals.*CV = 2"):
+        distribution_of(model, "prediction intervals")
 
 
 @pytest.mark.parametrize("log_target", [False, True])
