@@ -1,9 +1,12 @@
 """transfergabp: Tr-GA-BP, a source GA-BP model transferred to a new period with few samples."""
 
-from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
+from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
+from ..core.cv_gabp import scheme_from_index
 from ..core.errors import SoilMetalError
 from ..core.gabp import MIN_TRAINING_SAMPLES
 from ..core.model_file import file_sha256, load_model
@@ -36,10 +39,13 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     PENALTY = "PENALTY"
     OUTPUT_ANCHOR = "OUTPUT_ANCHOR"
     METHOD = "METHOD"
+    CV = "CV"
+    FOLDS = "FOLDS"
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_BASELINE_MODEL = "OUTPUT_BASELINE_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
+    VERDICT = "VERDICT"
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
@@ -74,6 +80,12 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterEnum(
             self.METHOD, self.tr("Optimiser"), options=[self.tr(label) for label in METHOD_LABELS],
             defaultValue=0), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.CV, self.tr("Cross-validation on all target samples"),
+            options=[self.tr(label) for label in SCHEME_LABELS], defaultValue=DEFAULT_SCHEME))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.FOLDS, self.tr("Cross-validation folds"), integer, defaultValue=DEFAULT_FOLDS,
+            minValue=2, maxValue=1000), advanced=True)
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
@@ -82,13 +94,23 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "Tr-GA-BP validation RMSE (mg/kg)"),
                             ("MRE", "Tr-GA-BP validation MRE"), ("R2", "Tr-GA-BP validation R2"),
-                            ("MAE", "Tr-GA-BP validation MAE (mg/kg)"), ("BETA", "Mean beta"),
+                            ("MAE", "Tr-GA-BP validation MAE (mg/kg)"),
+                            ("BETA", "Median beta of the networks"),
                             ("BASELINE_RMSE", "GA-BP from scratch validation RMSE (mg/kg)"),
                             ("BASELINE_MRE", "GA-BP from scratch validation MRE"),
                             ("SOURCE_RMSE", "Source model unchanged validation RMSE (mg/kg)"),
                             ("SOURCE_MRE", "Source model unchanged validation MRE"),
-                            ("N_TRAIN", "Retraining samples"), ("N_VALIDATION", "Validation samples")):
+                            ("N_TRAIN", "Retraining samples"), ("N_VALIDATION", "Validation samples"),
+                            ("CV_RMSE", "Tr-GA-BP cross-validated RMSE (mg/kg)"),
+                            ("CV_MRE", "Tr-GA-BP cross-validated MRE"),
+                            ("CV_R2", "Tr-GA-BP cross-validated R2"),
+                            ("MEAN_CV_RMSE", "Training mean cross-validated RMSE (mg/kg)"),
+                            ("MLR_CV_RMSE", "Linear regression cross-validated RMSE (mg/kg)"),
+                            ("BASELINE_CV_RMSE", "GA-BP from scratch cross-validated RMSE (mg/kg)"),
+                            ("SOURCE_CV_RMSE", "Source model unchanged cross-validated RMSE (mg/kg)")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.addOutput(QgsProcessingOutputString(self.VERDICT, self.tr(
+            "Verdict: helps, negative or no detectable difference")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """Refuse an unreadable beta grid (and, in the base class, a bad model file) before the run."""
@@ -132,7 +154,9 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
             ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
             monitor=monitor.child(5, 95), field=points.field, n_points=len(points),
-            sampling=sampling, outlier_threshold=threshold, source_sha256=file_sha256(source_path))
+            sampling=sampling, outlier_threshold=threshold, source_sha256=file_sha256(source_path),
+            cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
+            folds=self.parameterAsInt(parameters, self.FOLDS, context), crs_wkt=points.crs_wkt)
         figures = write_transfer_outputs(run, model_path, report_path, table_path, baseline_path)
         if figures:
             feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))

@@ -224,17 +224,19 @@ def fit_mlr(x, target):
     return lambda new_x: np.column_stack([np.ones(len(new_x)), np.asarray(new_x, float)]) @ coef
 
 
-def baseline_oof(x, y, labels, log_target=False):
+def baseline_oof(x, y, labels, log_target=False, pick=None):
     """Out-of-fold predictions (mg/kg) of the training mean and of MLR, refit per fold -> dict.
 
     With log_target both are fitted to log(content) and back-transformed by exp, as the
-    network is (so the mean baseline is the training samples' geometric mean).
+    network is (so the mean baseline is the training samples' geometric mean). pick(train,
+    fold) -> rows chooses the rows each fold is fitted on (default: all its training rows).
     """
     target = np.log(y) if log_target else np.asarray(y, dtype=float)
     back = np.exp if log_target else (lambda values: values)
     result = {}
     for name, fitter in (("mean", fit_mean), ("mlr", fit_mlr)):
         def fit(train, fold, fitter=fitter):
+            train = train if pick is None else pick(train, fold)
             predictor = fitter(x[train], target[train])
             return lambda test: back(predictor(x[test]))
         result[name] = cross_val_predict(fit, x, y, labels)

@@ -11,24 +11,27 @@ whole run succeeded, so a failed or cancelled run leaves no model file behind.
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from .cv import DEFAULT_FOLDS
-from .cv_gabp import cross_validate_gabp, fold_labels, samples_record
+from .cv_gabp import cross_validate_gabp, cv_record, fold_labels, samples_record
+from .cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
+from .cv_transfer_report import (recommended_model, transfer_cv_summary, transfer_lead_notes,
+                                 transfer_cv_section, transfer_cv_figure_data, beta_rows)
 from .cv_report import cv_figure_data, cv_lead_note, cv_section, cv_summary, log_cv_result
 from .errors import SoilMetalError
-from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, member_generators, train_gabp
+from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, train_gabp
 from .metrics import regression_metrics
 from .model_file import Model, model_to_bytes, save_model
 from .monitor import NULL_MONITOR
 from .report import (HtmlReport, _new_figure, bar_figure, curves, format_number,
                      predicted_vs_measured, write_json, write_table_csv, write_text_atomic)
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors
-from .transfer import TransferSettings, outside_source_ranges, transfer
+from .transfer import TransferSettings, outside_source_ranges
 
 UNIT = "mg/kg"
 MIN_VALIDATION_SAMPLES = 2
@@ -36,7 +39,6 @@ MIN_VALIDATION_SAMPLES = 2
 # when the GA settings change, and the training stream is exactly default_rng(seed), so
 # train_gabp on the recorded training samples with the recorded settings rebuilds the model.
 SPLIT_STREAM = 7001
-BOOTSTRAP_STREAM = 7002
 TRAIN_DISPLAY_NAME = "Train GA-BP model"
 TRANSFER_DISPLAY_NAME = "Transfer GA-BP model (Tr-GA-BP)"
 
@@ -281,9 +283,9 @@ def beta_grid_figure(grid, grid_mse, beta0s, betas, model):
         chosen = int(np.argmin(errors))
         ax.plot([grid[chosen]], [rmse[chosen]], marker="*", markersize=12,
                 color=line.get_color(), linestyle="none")
-    mean_beta = float(np.mean(betas))
-    ax.axvline(mean_beta, color="0.3", linestyle="--", linewidth=1,
-               label=f"final beta (mean {mean_beta:.3f})")
+    median_beta = float(np.median(betas))
+    ax.axvline(median_beta, color="0.3", linestyle="--", linewidth=1,
+               label=f"final beta (median {median_beta:.3f})")
     ax.set_xlabel("beta (W_T = beta * W_S)")
     ax.set_ylabel(f"RMSE on the target training samples ({target_unit(model)})")
     ax.set_title(f"Grid search for beta0 (star = chosen, mean beta0 {np.mean(beta0s):.2f})")
@@ -634,31 +636,6 @@ def source_gabp_settings(source, ensemble, seed, monitor=NULL_MONITOR):
                             log_target=bool(source.log_target), hidden=source.hidden)
 
 
-def _bootstrap_transfer(source, x_train, y_train, settings, count, seed, monitor, metal):
-    """Transfer a single-network source count times on bootstrap resamples -> one Model."""
-    generators = member_generators(np.random.default_rng((BOOTSTRAP_STREAM, int(seed))), count)
-    models = []
-    for index, generator in enumerate(generators):
-        monitor.check_cancelled()
-        rows = generator.integers(0, y_train.size, y_train.size)
-        model, _ = transfer(source, x_train[rows], y_train[rows], settings, rng=generator,
-                            monitor=monitor.child(100.0 * index / count,
-                                                  100.0 * (index + 1) / count), metal=metal)
-        models.append(model)
-    first = models[0]
-    provenance = dict(first.provenance)
-    for key in ("beta", "beta0", "grid_mse"):
-        provenance[key] = [model.provenance[key][0] for model in models]
-    training_ranges = {name: [float(low), float(high)] for name, low, high
-                       in zip(source.factor_names, x_train.min(axis=0), x_train.max(axis=0))}
-    factor_ranges = {name: [min(source.factor_ranges[name][0], training_ranges[name][0]),
-                            max(source.factor_ranges[name][1], training_ranges[name][1])]
-                     for name in source.factor_names}
-    return replace(first, members=[model.members[0] for model in models],
-                   curves=[model.curves[0] for model in models], provenance=provenance,
-                   factor_ranges=factor_ranges)
-
-
 @dataclass
 class TransferRun:
     """Everything one transfergabp run produced."""
@@ -681,13 +658,18 @@ class TransferRun:
     metrics: dict                  # {model name: {"train": {...}, "validation": {...}}}
     outside: dict                  # outside_source_ranges on every target sample
     notes: list                    # (text, kind) for the report
+    cv: Optional[dict] = None      # cross_validate_transfer result (None with CV = 0)
+    verdict: dict = field(default_factory=dict)   # transfer_verdict result
 
     @property
     def negative_transfer(self):
-        """True when Tr-GA-BP has a higher validation RMSE than GA-BP from scratch."""
-        tr = self.metrics["Tr-GA-BP"]["validation"]["RMSE"]
-        base = self.metrics["GA-BP"]["validation"]["RMSE"]
-        return bool(np.isfinite(tr) and np.isfinite(base) and tr > base)
+        """True when the verdict (bootstrap interval above 0) is negative transfer."""
+        return self.verdict.get("verdict") == "negative"
+
+    @property
+    def recommended(self):
+        """(model key, output name) of the model the report names for mapping."""
+        return recommended_model(self)
 
     @property
     def summary(self):
@@ -696,7 +678,9 @@ class TransferRun:
         base = self.metrics["GA-BP"]["validation"]
         source = self.metrics["Source"]["validation"]
         return {"RMSE": tr["RMSE"], "MRE": tr["MRE"], "MAE": tr["MAE"], "R2": tr["R2"],
-                "BETA": float(np.mean(self.model.provenance["beta"])),
+                "BETA": float(np.median(self.model.provenance["beta"])),
+                "VERDICT": self.verdict.get("verdict", "no detectable difference"),
+                **transfer_cv_summary(self),
                 "BASELINE_RMSE": base["RMSE"], "BASELINE_MRE": base["MRE"],
                 "SOURCE_RMSE": source["RMSE"], "SOURCE_MRE": source["MRE"],
                 "N_TRAIN": int(self.split.train.size),
@@ -709,9 +693,12 @@ MODEL_COLUMNS = (("GA-BP", "GA-BP (from scratch)"), ("Tr-GA-BP", "Tr-GA-BP"),
 
 def run_transfer(source, source_path, prepared, settings, train_samples=16,
                  validation_fraction=0.2, ensemble=1, monitor=NULL_MONITOR, field="",
-                 n_points=None, sampling="nearest", outlier_threshold=None, source_sha256=None):
+                 n_points=None, sampling="nearest", outlier_threshold=None, source_sha256=None,
+                 cv="spatial", folds=DEFAULT_FOLDS, crs_wkt=""):
     """transfergabp on prepared target samples: seeded pick of the retraining and validation
-    samples, Tr-GA-BP, GA-BP from scratch and the source unchanged on the same samples."""
+    samples, Tr-GA-BP, GA-BP from scratch and the source unchanged on the same samples; then
+    (cv 'spatial' or 'random') the same comparison cross-validated on every target sample,
+    and the verdict (core.cv_transfer)."""
     settings.validate()
     table = prepared.table
     names = list(source.factor_names)
@@ -724,6 +711,11 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
     split = split_transfer_samples(len(y), int(train_samples), validation_fraction,
                                    np.random.default_rng((SPLIT_STREAM, int(settings.seed))),
                                    dropped_text)
+    coordinates = np.column_stack([table.x, table.y])
+    if cv != "none":   # bad FOLDS stops the run before any training
+        fold_labels(cv, folds, x, coordinates, settings.seed)
+    cv_monitor = monitor.child(40, 100) if cv != "none" else None
+    monitor = monitor.child(0, 40) if cv != "none" else monitor
     monitor.info(f"{len(y)} valid target samples: {split.train.size} for retraining, "
                  f"{split.validation.size} for validation, {split.unused.size} not used "
                  f"(seed {settings.seed}).")
@@ -739,26 +731,11 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
 
     x_train, y_train = x[split.train], y[split.train]
     ensemble = int(ensemble)
-    transfer_monitor = monitor.child(0, 50)
-    if source.ensemble_size > 1:
-        ensemble_mode = (f"each of the source model's {source.ensemble_size} networks "
-                         "transferred on its own")
-        if ensemble not in (1, source.ensemble_size):
-            monitor.info(f"The source model has {source.ensemble_size} networks; each is "
-                         f"transferred, so ENSEMBLE {ensemble} is not used.")
-        model, _ = transfer(source, x_train, y_train, settings,
-                            rng=np.random.default_rng(int(settings.seed)),
-                            monitor=transfer_monitor, metal=metal)
-    elif ensemble > 1:
-        ensemble_mode = (f"the single source network transferred {ensemble} times, on "
-                         f"bootstrap resamples of the {split.train.size} retraining samples")
-        model = _bootstrap_transfer(source, x_train, y_train, settings, ensemble,
-                                    settings.seed, transfer_monitor, metal)
-    else:
-        ensemble_mode = "single network"
-        model, _ = transfer(source, x_train, y_train, settings,
-                            rng=np.random.default_rng(int(settings.seed)),
-                            monitor=transfer_monitor, metal=metal)
+    if source.ensemble_size > 1 and ensemble not in (1, source.ensemble_size):
+        monitor.info(f"The source model has {source.ensemble_size} networks; each is "
+                     f"transferred, so ENSEMBLE {ensemble} is not used.")
+    model, ensemble_mode = fit_transfer(source, x_train, y_train, settings, ensemble,
+                                        monitor.child(0, 50), metal)
 
     baseline_settings = source_gabp_settings(source, model.ensemble_size, settings.seed, monitor)
     monitor.info(f"GA-BP from scratch on the same {split.train.size} samples "
@@ -800,38 +777,48 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
     frame["ensemble_std_Tr-GA-BP"] = predictions["Tr-GA-BP"][1]
     frame["outside_source_range"] = np.isin(np.arange(len(y)), outside["samples"])
 
+    roles = ["train" if role == "train" else "validation" for role in split.labels(len(y))]
+    for fitted in (model, baseline):
+        fitted.samples = samples_record(crs_wkt, table.ids, table.x, table.y, x, y, roles)
+    cv_result = None
+    if cv != "none":
+        cv_result = cross_validate_transfer(source, x, y, coordinates, settings,
+                                            baseline_settings, int(train_samples), ensemble,
+                                            cv, folds, cv_monitor, metal)
+        oof = cv_result["predictions"]
+        baselines = {"mean": oof["mean"], "mlr": oof["mlr"]}
+        model.cv = cv_record(cv_result["scheme"], cv_result["labels"], y, oof["Tr-GA-BP"],
+                             baselines, source.log_target)
+        baseline.cv = cv_record(cv_result["scheme"], cv_result["labels"], y, oof["GA-BP"],
+                                baselines, source.log_target)
+        for name in ("Tr-GA-BP", "GA-BP", "Source"):
+            frame[f"cv_predicted_{name}"] = oof[name]
+        frame["cv_fold"] = cv_result["labels"]
+        verdict = transfer_verdict(y, oof["Tr-GA-BP"], oof["GA-BP"], settings.seed)
+    else:
+        rows = split.validation
+        verdict = transfer_verdict(y[rows], predictions["Tr-GA-BP"][0][rows],
+                                   predictions["GA-BP"][0][rows], settings.seed)
     run = TransferRun(source, source_name, source_sha256, model, baseline, prepared, split,
                       settings, baseline_settings, ensemble_mode, field, n_points, sampling,
-                      outlier_threshold, frame, metrics, outside, notes)
+                      outlier_threshold, frame, metrics, outside, notes, cv_result, verdict)
     _log_transfer_result(run, monitor)
     monitor.set_progress(100)
     return run
 
 
 def _log_transfer_result(run, monitor):
-    """Log the Table 5 numbers, and warn about negative transfer."""
+    """Log the Table 5 numbers and the verdict (a warning for negative transfer)."""
     if run.split.validation.size == 0:
-        monitor.info("VALIDATION_FRACTION is 0: no validation samples, so the models cannot "
-                     "be compared (metrics are NaN).")
-        return
-    parts = [f"{title}: RMSE {format_number(run.metrics[key]['validation']['RMSE'])} {UNIT}, "
-             f"MRE {format_number(run.metrics[key]['validation']['MRE'])}"
-             for key, title in MODEL_COLUMNS]
-    monitor.info(f"Validation ({run.split.validation.size} samples): " + "; ".join(parts) + ".")
-    if run.negative_transfer:
-        monitor.warning(negative_transfer_text(run))
-
-
-def negative_transfer_text(run):
-    """The plain-words negative-transfer warning."""
-    tr = run.metrics["Tr-GA-BP"]["validation"]["RMSE"]
-    base = run.metrics["GA-BP"]["validation"]["RMSE"]
-    return (f"Negative transfer: Tr-GA-BP does worse than GA-BP trained from scratch on the same "
-            f"{run.split.train.size} target samples (validation RMSE {format_number(tr)} vs "
-            f"{format_number(base)} {UNIT}). The source period's relation between the factors "
-            "and the content does not carry over to the target here. Prefer the from-scratch "
-            "model (OUTPUT_BASELINE_MODEL), collect more target samples, and check the factors "
-            "outside the source ranges.")
+        monitor.info("VALIDATION_FRACTION is 0: no validation samples for the hold-out table.")
+    else:
+        parts = [f"{title}: RMSE {format_number(run.metrics[key]['validation']['RMSE'])} "
+                 f"{UNIT}, MRE {format_number(run.metrics[key]['validation']['MRE'])}"
+                 for key, title in MODEL_COLUMNS]
+        monitor.info(f"Validation ({run.split.validation.size} samples): " + "; ".join(parts)
+                     + ".")
+    for text, kind in transfer_lead_notes(run):
+        (monitor.warning if kind == "warning" else monitor.info)(text)
 
 
 def _table5_frame(run):
@@ -866,36 +853,31 @@ def build_transfer_report(run):
     for text, kind in run.notes:
         report.note(text, kind)
 
+    for text, kind in transfer_lead_notes(run):
+        report.note(text, kind)
+
     report.heading("Result (the paper's Table 5)")
     has_validation = split.validation.size > 0
     if not has_validation:
         report.note("VALIDATION_FRACTION is 0: no target samples were kept for validation, "
-                    "so the models cannot be compared (shown as \u2014).", "warning")
-    elif run.negative_transfer:
-        report.note(negative_transfer_text(run), "warning")
-    else:
-        tr = run.metrics["Tr-GA-BP"]["validation"]["RMSE"]
-        base = run.metrics["GA-BP"]["validation"]["RMSE"]
-        gain = 100.0 * (base - tr) / base if base > 0 else float("nan")
-        report.note(f"Tr-GA-BP lowers the validation RMSE from {format_number(base)} (GA-BP "
-                    f"from scratch on the same {split.train.size} samples) to "
-                    f"{format_number(tr)} {UNIT} ({format_number(gain, 3)} % lower).")
-    if has_validation:
+                    "so the hold-out table is empty (shown as \u2014).", "warning")
+    elif has_validation:
         source_rmse = run.metrics["Source"]["validation"]["RMSE"]
         tr_rmse = run.metrics["Tr-GA-BP"]["validation"]["RMSE"]
         if source_rmse < tr_rmse:
-            report.note(f"The source model applied unchanged does better than the transferred "
-                        f"model (RMSE {format_number(source_rmse)} vs {format_number(tr_rmse)} "
-                        f"{UNIT}): retraining on {split.train.size} samples did not help here.",
-                        "warning")
+            report.note(f"On the validation samples the source model applied unchanged does "
+                        f"better than the transferred model (RMSE {format_number(source_rmse)} "
+                        f"vs {format_number(tr_rmse)} {UNIT}).", "warning")
     report.table(_table5_frame(run), float_format=_float_cells,
                  caption=f"Estimation error on the {split.validation.size} target validation "
                          f"samples (not used for retraining); MRE as a fraction and in %")
-    report.key_values({"beta0 (grid search)": ", ".join(f"{b:g}" for b in
-                                                         model.provenance["beta0"]),
-                       "beta (optimised)": ", ".join(f"{b:.4f}" for b in
-                                                     model.provenance["beta"]),
-                       "mean beta": float(np.mean(model.provenance["beta"]))})
+    transfer_cv_section(report, run)
+    report.heading("Beta of every network")
+    report.paragraph(f"BETA (returned) is the median of the networks' betas: "
+                     f"{format_number(float(np.median(model.provenance['beta'])))}.")
+    report.table(beta_rows(model), float_format=_float_cells,
+                 caption="beta0: the grid value whose beta0 * W_S fits the retraining samples "
+                         "best; beta: after optimising beta and W_T together")
 
     report.heading("Settings")
     report.key_values({
@@ -1001,6 +983,8 @@ def transfer_figure_data(run):
         "outside_source_ranges": _outside_frame(run).to_dict(orient="records"),
         "samples": run.predictions.to_dict(orient="records"),
         "dropped": run.prepared.summary_rows(),
+        "members": beta_rows(model).to_dict(orient="records"),
+        **transfer_cv_figure_data(run),
     }
 
 

@@ -104,7 +104,7 @@ def test_table5_numbers_provenance_and_models(run_alg, tmp_path, source, related
     assert provenance["source_file"] == "source.json"
     assert model.method == "Tr-GA-BP" and model.metal == "Cu"
     assert provenance["beta0"][0] in [round(0.1 * k, 1) for k in range(11)]
-    assert result["BETA"] == pytest.approx(np.mean(provenance["beta"]))
+    assert result["BETA"] == pytest.approx(np.median(provenance["beta"]))   # issue 9: the median
     assert 0.0 <= result["BETA"] <= 1.5
     train_ids, validation_ids = provenance["samples"]["train"], provenance["samples"]["validation"]
     assert len(train_ids) == 16 and len(validation_ids) == 12
@@ -169,7 +169,7 @@ def test_ensemble_source_members_and_bootstrap_ensemble(run_alg, tmp_path, sourc
     model = load_model(boot["OUTPUT_MODEL"])
     assert model.ensemble_size == 3 and "bootstrap" in model.provenance["ensemble_mode"]
     assert load_model(str(tmp_path / "b.json")).ensemble_size == 3
-    assert boot["BETA"] == pytest.approx(np.mean(model.provenance["beta"]))
+    assert boot["BETA"] == pytest.approx(np.median(model.provenance["beta"]))   # issue 9: the median
 
     period = sample_period(tmp_path, "src2", 1, 80, content)
     ensemble = train_gabp(period["x"], period["values"], NAMES,
@@ -216,3 +216,23 @@ def test_a_file_that_is_not_a_model_is_refused(run_alg, tmp_path, related):
     with pytest.raises(QgsProcessingException, match="not a soilmetal model"):
         run_alg("transfergabp", params(str(bogus), related, tmp_path))
     assert not (tmp_path / "tr.json").exists()
+
+
+def test_cross_validated_verdict_outputs_and_baseline_model(run_alg, tmp_path, source, related):
+    source_path, _ = source
+    result = run_alg("transfergabp", params(source_path, related, tmp_path, CV=1, FOLDS=4,
+                                            OUTPUT_BASELINE_MODEL=str(tmp_path / "scratch.json"),
+                                            OUTPUT_REPORT=str(tmp_path / "cv.html")))
+    assert result["VERDICT"] in ("helps", "negative", "no detectable difference")
+    model = load_model(result["OUTPUT_MODEL"])
+    scratch = load_model(str(tmp_path / "scratch.json"))
+    assert model.cv["scheme"] == "random" and model.cv["folds"] == 4
+    observed = np.asarray(model.samples["observed"])
+    assert len(observed) == 40 and model.samples["role"].count("train") == 16
+    assert scratch.samples["role"] == model.samples["role"]
+    tr, base = np.asarray(model.cv["prediction"]), np.asarray(scratch.cv["prediction"])
+    assert result["CV_RMSE"] == pytest.approx(np.sqrt(np.mean((tr - observed) ** 2)))
+    assert result["BASELINE_CV_RMSE"] == pytest.approx(np.sqrt(np.mean((base - observed) ** 2)))
+    html = (tmp_path / "cv.html").read_text(encoding="utf-8")
+    assert "Model to map with:" in html and "Cross-validated comparison on all target" in html
+    assert html.index("Model to map with:") < html.index("Settings")

@@ -211,8 +211,12 @@ def test_run_transfer_numbers_provenance_and_files(tmp_path, source_model):
     assert summary["SOURCE_RMSE"] == pytest.approx(rmse(source.predict(x[held])[0], y[held]))
     assert summary["BETA"] == pytest.approx(run.model.provenance["beta"][0])
     assert run.model.provenance["beta0"][0] in TransferSettings().beta_grid
-    assert run.negative_transfer == (summary["RMSE"] > summary["BASELINE_RMSE"])
-    assert not run.negative_transfer and summary["RMSE"] < summary["SOURCE_RMSE"]
+    # The verdict rests on the out-of-fold predictions of all 40 samples (issue 9).
+    oof = run.cv["predictions"]
+    assert summary["VERDICT"] == run.verdict["verdict"] == "helps" and not run.negative_transfer
+    assert run.verdict["difference"] == pytest.approx(rmse(oof["Tr-GA-BP"], y) - rmse(oof["GA-BP"], y))
+    assert run.verdict["high"] < 0 and summary["RMSE"] < summary["SOURCE_RMSE"]
+    np.testing.assert_allclose(oof["Source"], source.predict(x)[0])
     # The baseline uses the source model's GA-BP settings on exactly the retraining samples.
     assert run.baseline_settings.goal == 0.05
     rebuilt = train_gabp(x[run.split.train], y[run.split.train], NAMES, run.baseline_settings)
@@ -226,7 +230,7 @@ def test_run_transfer_numbers_provenance_and_files(tmp_path, source_model):
     np.testing.assert_allclose(saved.predict(x)[0], run.model.predict(x)[0])
     assert load_model(tmp_path / "base.json").method == "GA-BP"
     html = (tmp_path / "tr.html").read_text(encoding="utf-8")
-    assert "Negative transfer" not in html and "lowers the validation RMSE" in html
+    assert "Negative transfer" not in html and "Transfer helps (out-of-fold on all 40" in html
     figures = json.loads((tmp_path / "tr.figures.json").read_text(encoding="utf-8"))
     assert figures["source_sha256"] == sha
 
