@@ -3,22 +3,28 @@ conversions between Processing parameters and the plain values core/ works with.
 
 import json
 import os
+import re
+import threading
 from html import escape
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
-                       QgsProcessingException, QgsProcessingParameterDefinition,
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessing,
+                       QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback, QgsProcessingUtils,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFileDestination,
                        QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsRasterLayer, QgsWkbTypes)
+                       QgsProcessingParameterNumber, QgsProperty, QgsRasterLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import SoilMetalError
+from ..core.errors import Cancelled, SoilMetalError
 from ..core.model_file import load_model
-from ..core.monitor import Monitor
+from ..core.monitor import Monitor, cancel_on_signals
 from ..core.outliers import LABELS as OUTLIER_LABELS
 from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.outputs import OutputTransaction, check_destination
+from ..core.raster_io import unreadable_raster
 from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, FactorSource, PointSet
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +51,44 @@ def load_help(algorithm_id):
             return json.load(handle)
     except (OSError, ValueError):
         return {}
+
+
+class _TransactionFeedback(QgsProcessingFeedback):
+    """Forwards a run's messages and progress to the Processing feedback, with the outputs'
+    temporary paths replaced by their final ones; cancelling the original cancels this one."""
+
+    def __init__(self, feedback, transaction):
+        super().__init__(False)
+        self._feedback = feedback
+        self._transaction = transaction
+        self.progressChanged.connect(feedback.setProgress)
+        feedback.canceled.connect(self.cancel)
+        if feedback.isCanceled():
+            self.cancel()
+
+    def _text(self, text):
+        return self._transaction.final_text(text)
+
+    def setProgressText(self, text):  # noqa: N802 (QGIS API name)
+        self._feedback.setProgressText(self._text(text))
+
+    def reportError(self, error, fatalError=False):  # noqa: N802,N803 (QGIS API name)
+        self._feedback.reportError(self._text(error), fatalError)
+
+    def pushWarning(self, warning):  # noqa: N802 (QGIS API name)
+        self._feedback.pushWarning(self._text(warning))
+
+    def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+        self._feedback.pushInfo(self._text(info))
+
+    def pushCommandInfo(self, info):  # noqa: N802 (QGIS API name)
+        self._feedback.pushCommandInfo(self._text(info))
+
+    def pushDebugInfo(self, info):  # noqa: N802 (QGIS API name)
+        self._feedback.pushDebugInfo(self._text(info))
+
+    def pushConsoleInfo(self, info):  # noqa: N802 (QGIS API name)
+        self._feedback.pushConsoleInfo(self._text(info))
 
 
 class SoilMetalAlgorithm(QgsProcessingAlgorithm):
@@ -145,13 +189,76 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         return parameter
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
-        """Refuse a file that is not a soilmetal model before the run starts."""
+        """Before the run: unreadable raster inputs, model files, and output paths that cannot be
+        written (folder missing and not creatable, read-only, wrong extension, used twice)."""
+        message = self._unreadable_inputs(parameters)
+        if message:
+            return False, message
         for name in self.MODEL_PARAMETERS:
             try:
                 load_model(self.parameterAsFile(parameters, name, context))
             except SoilMetalError as error:
                 return False, str(error)
-        return super().checkParameterValues(parameters, context)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        message = self._unwritable_outputs(parameters, context)
+        if message:
+            return False, message
+        return True, ""
+
+    def _unreadable_inputs(self, parameters):
+        """A message for the first raster input file that is missing, empty or not a raster."""
+        for parameter in self.parameterDefinitions():
+            if parameter.type() not in ("raster", "multilayer"):
+                continue
+            if parameter.type() == "multilayer" and parameter.layerType() != QgsProcessing.TypeRaster:
+                continue
+            value = parameters.get(parameter.name())
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for item in values:
+                if not isinstance(item, str) or not item.strip():
+                    continue
+                path = item.split("|")[0]
+                # Only what looks like a file path: layer ids and names are QGIS's to resolve.
+                if os.sep not in path and not os.path.exists(path):
+                    continue
+                problem = unreadable_raster(path)
+                if problem:
+                    return self.tr(f"{parameter.name()}: {problem}")
+        return None
+
+    def _destinations(self, parameters, context):
+        """(parameter, final path) of every destination the run will write."""
+        found = []
+        for parameter in self.destinationParameterDefinitions():
+            value = parameters.get(parameter.name())
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            path = self.parameterAsFileOutput(parameters, parameter.name(), context)
+            if path:
+                found.append((parameter, path))
+        return found
+
+    def _unwritable_outputs(self, parameters, context):
+        """A message for the first output path that cannot be written, or None."""
+        seen = {}
+        for parameter, path in self._destinations(parameters, context):
+            if parameter.type() == "rasterDestination":
+                extensions, kind = (".tif", ".tiff"), "a GeoTIFF"
+            else:
+                extensions = tuple(sorted({e.lower() for e in
+                                           re.findall(r"\*(\.[A-Za-z0-9]+)", parameter.fileFilter())}))
+                kind = f"a {parameter.fileFilter().split('(')[0].strip().lower() or 'file'}"
+            problem = check_destination(parameter.name(), path, extensions, kind)
+            if problem:
+                return self.tr(problem)
+            final = os.path.abspath(path)
+            if final in seen:
+                return self.tr(f"{parameter.name()} and {seen[final]} are the same file '{path}'. "
+                               "Give each output its own file name.")
+            seen[final] = parameter.name()
+        return None
 
     def add_optional_file_output(self, name, label, file_filter):
         """Declare an optional file destination (report, table): written only when asked for.
@@ -163,11 +270,79 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             name, self.tr(label), fileFilter=file_filter, optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        """Run the algorithm; a SoilMetalError becomes a QgsProcessingException with its message."""
+        """Run execute() as one output transaction: every output is written under a temporary
+        name and moved into place only when the whole run succeeded; on an error, a cancel or
+        SIGTERM/SIGINT nothing of the run is left. A SoilMetalError becomes a
+        QgsProcessingException with its message (shown once)."""
+        transaction = OutputTransaction()
+        proxy = _TransactionFeedback(feedback, transaction) if feedback is not None else None
+        cancel = feedback.cancel if feedback is not None else (lambda: None)
         try:
-            return self.execute(parameters, context, feedback)
+            staged = self._stage_outputs(parameters, context, transaction)
+            with cancel_on_signals(cancel) as guard:
+                results = self.execute(staged, context, proxy)
+                with guard.held():
+                    if guard.received or (feedback is not None and feedback.isCanceled()):
+                        raise Cancelled()
+                    transaction.commit()
         except SoilMetalError as error:
-            raise QgsProcessingException(str(error)) from None
+            transaction.abort()
+            self._fail(transaction.final_text(str(error)))
+        except QgsProcessingException as error:
+            transaction.abort()
+            self._fail(transaction.final_text(str(error)))
+        except OSError as error:
+            transaction.abort()
+            self._fail(transaction.final_text(
+                f"Cannot access '{error.filename or ''}': {error.strerror or error}. Check the path "
+                "and that its folder can be written to, then run again."))
+        except MemoryError:
+            transaction.abort()
+            self._fail("Not enough memory for this run. Close other programs, or use smaller "
+                       "rasters (clip them to the study area) or fewer ensemble members.")
+        except BaseException:
+            transaction.abort()
+            raise
+        return {key: transaction.final_text(value) for key, value in results.items()}
+
+    def _stage_outputs(self, parameters, context, transaction):
+        """A copy of parameters in which every destination points at its temporary name.
+
+        A layer Processing loads when the run is done is registered under its final path here
+        (as parameterAsOutputLayer would), so styling (outputs.final_path) finds it."""
+        staged = dict(parameters)
+        for parameter, path in self._destinations(parameters, context):
+            temporary = transaction.stage(path)
+            value = parameters[parameter.name()]
+            if isinstance(value, QgsProcessingOutputLayerDefinition):
+                project = value.destinationProject
+                value = QgsProcessingOutputLayerDefinition(value)
+                value.sink = QgsProperty.fromValue(temporary)
+                value.destinationProject = None
+                if project is not None:
+                    hint = (QgsProcessingUtils.LayerHint.Raster if parameter.type() == "rasterDestination"
+                            else QgsProcessingUtils.LayerHint.UnknownType)
+                    context.addLayerToLoadOnCompletion(os.path.abspath(path), QgsProcessingContext.LayerDetails(
+                        value.destinationName or parameter.description(), project, parameter.name(), hint))
+            else:
+                value = temporary
+            staged[parameter.name()] = value
+        return staged
+
+    @staticmethod
+    def _fail(message):
+        """Raise the QgsProcessingException of a failed run.
+
+        qgis_process prints a failed run's message three times: its console feedback's ERROR
+        line, and two copies of the critical message-log entries that
+        QgsProcessingAlgorithm::runPrepared and QgsProcessingFeedback::reportError add, which it
+        echoes to stderr. The run is over, so under qgis_process (main thread, the process exits
+        next) the message log is silenced and the ERROR line is the one copy.
+        """
+        if (QgsApplication.platform() == "qgis_process"
+                and threading.current_thread() is threading.main_thread()):
+            QgsApplication.messageLog().blockSignals(True)
+        raise QgsProcessingException(message) from None
 
     def execute(self, parameters, context, feedback):
         """Subclasses: read parameters, call core, write outputs, return the output dict."""

@@ -7,6 +7,8 @@ from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop
                        QgsRasterLayer, QgsRasterShader, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
+from ..core.outputs import final_path
+
 # Low content green, background yellow, contaminated red to purple: the usual reading of a
 # contamination map. Uncertainty maps use a neutral white-to-blue ramp.
 CONTENT_COLOURS = ("#1a9850", "#a6d96a", "#ffffbf", "#fdae61", "#d73027", "#7b1f5e")
@@ -105,6 +107,7 @@ class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
 
 def style_content_output(context, output_path, metal, kind="content"):
     """Ask Processing to style the output when it loads it into the project."""
+    output_path = final_path(output_path)  # the run writes a temporary name; Processing loads the final one
     if not context.willLoadLayerOnCompletion(output_path):
         return
     title = (f"{metal} content (mg/kg)" if kind == "content" else

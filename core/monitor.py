@@ -1,5 +1,9 @@
 """Progress, cancellation and log messages for long core runs, without any QGIS import."""
 
+import signal
+import threading
+from contextlib import contextmanager
+
 from .errors import Cancelled
 
 
@@ -50,3 +54,61 @@ class Monitor:
 
 
 NULL_MONITOR = Monitor()
+
+
+class SignalGuard:
+    """What cancel_on_signals yields: the signals received, and held() for a section (moving
+    finished outputs into place) that a signal must not interrupt."""
+
+    def __init__(self, cancel):
+        self.received = []
+        self._cancel = cancel
+        self._held = 0
+
+    def handle(self, number, frame):
+        """Signal handler: cancel the run, and stop it at once unless in a held section."""
+        self.received.append(number)
+        self._cancel()
+        if not self._held and len(self.received) == 1:
+            raise Cancelled(f"Stopped by {signal.Signals(number).name}: the run was cancelled and no "
+                            "output was written.")
+
+    @contextmanager
+    def held(self):
+        """A section a signal does not interrupt (it is still recorded in received)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+
+
+@contextmanager
+def cancel_on_signals(cancel, names=("SIGTERM", "SIGINT")):
+    """While the block runs, SIGTERM and SIGINT call cancel() and raise Cancelled at once (so the
+    run's outputs are cleaned up) instead of killing the process; yields a SignalGuard. The
+    previous handlers come back afterwards.
+
+    Only in the main thread (Python delivers signals there only; runs in a QGIS task thread
+    are cancelled through their feedback), and only for signals whose current handler was set
+    from Python and can therefore be restored.
+    """
+    guard = SignalGuard(cancel)
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+    previous = {}
+    for name in names:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        current = signal.getsignal(number)
+        if current is None:
+            continue
+        signal.signal(number, guard.handle)
+        previous[number] = current
+    try:
+        yield guard
+    finally:
+        for number, current in previous.items():
+            signal.signal(number, current)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, osr
 
+from . import outputs
 from .errors import SoilMetalError
 
 gdal.UseExceptions()
@@ -191,7 +192,13 @@ class RasterWriter:
         if not os.access(folder, os.W_OK):
             raise SoilMetalError(f"Cannot write to '{folder}'. Choose an output path in a folder "
                                  "you can write to.")
-        self._temp_path = os.path.join(folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:8]}.partial.tif")
+        # Inside a run's output transaction the path already is a temporary name that the run
+        # moves into place; on its own, the writer stages the file under the same naming.
+        if outputs.is_temporary(self.path):
+            self._temp_path = self.path
+        else:
+            outputs.clean_stale(folder)
+            self._temp_path = outputs.temporary_name(self.path)
         driver = gdal.GetDriverByName("GTiff")
         try:
             self._dataset = driver.Create(self._temp_path, int(width), int(height), len(band_names),
@@ -228,16 +235,15 @@ class RasterWriter:
         self._dataset.FlushCache()
         self._dataset = None
         _release_block_cache()
-        remove_raster(self.path)
-        os.replace(self._temp_path, self.path)
+        if self._temp_path != self.path:
+            outputs.replace_file(self._temp_path, self.path)
 
     def abort(self):
         """Close and delete the partial file."""
         if self._dataset is not None:
             self._dataset = None
             _release_block_cache()
-        if os.path.exists(self._temp_path):
-            os.remove(self._temp_path)
+        remove_raster(self._temp_path)
 
     def __enter__(self):
         return self
@@ -426,3 +432,23 @@ def describe_window_extent(info):
     return (f"{xmin:.{digits}f}, {ymin:.{digits}f} : {xmax:.{digits}f}, {ymax:.{digits}f} "
             f"({crs_label(info.crs_wkt)})")
 
+
+
+def unreadable_raster(path):
+    """Why a file named as a raster input cannot be read (a message naming the fix), or None."""
+    path = str(path).split("|")[0]
+    if not os.path.exists(path):
+        return f"'{path}' does not exist. Check the path."
+    if os.path.isdir(path):
+        return None  # a folder can be a raster dataset (e.g. some formats); GDAL decides
+    if os.path.getsize(path) == 0:
+        return (f"'{path}' is empty (0 bytes): it is not a raster. It may be the leftover of an "
+                "interrupted run; write it again, or choose the right file.")
+    try:
+        dataset = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError:
+        dataset = None
+    if dataset is None or dataset.RasterCount == 0:
+        return (f"'{path}' is not a raster GDAL can read (no raster bands). Choose a GeoTIFF or "
+                "another raster file.")
+    return None

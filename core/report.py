@@ -16,9 +16,10 @@ import json
 import math
 import os
 import sys
-import uuid
 
 import numpy as np
+
+from . import outputs
 
 NOTE_KINDS = ("info", "warning")
 
@@ -191,18 +192,21 @@ def _escape(text):
 # ---------------------------------------------------------------- atomic writers
 
 def write_text_atomic(path, text, encoding="utf-8"):
-    """Write text to path through a temporary file in the same folder, then rename it."""
+    """Write text to path through a temporary file in the same folder, then rename it (inside a
+    run's output transaction the path already is the temporary name: written directly)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    direct = outputs.is_temporary(path)
     # A plain open() (not mkstemp, which forces mode 0600) so the file gets the user's umask.
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.part")
+    temporary = path if direct else outputs.temporary_name(path)
     try:
-        with open(temporary, "x", encoding=encoding, newline="") as stream:
+        with open(temporary, "w" if direct else "x", encoding=encoding, newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if not direct:
+            os.replace(temporary, path)
     except BaseException:
         try:
             os.remove(temporary)
