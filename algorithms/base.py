@@ -4,6 +4,7 @@ conversions between Processing parameters and the plain values core/ works with.
 import json
 import os
 import re
+import sys
 import threading
 from html import escape
 
@@ -336,12 +337,16 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         qgis_process prints a failed run's message three times: its console feedback's ERROR
         line, and two copies of the critical message-log entries that
         QgsProcessingAlgorithm::runPrepared and QgsProcessingFeedback::reportError add, which it
-        echoes to stderr. The run is over, so under qgis_process (main thread, the process exits
-        next) the message log is silenced and the ERROR line is the one copy.
+        echoes to stderr (with --json, only those two). The run is over, so under qgis_process
+        (main thread, the process exits next) the message log is silenced, and the message is
+        printed once: by the ERROR line, or here with --json (whose output has no error field).
         """
         if (QgsApplication.platform() == "qgis_process"
                 and threading.current_thread() is threading.main_thread()):
             QgsApplication.messageLog().blockSignals(True)
+            if "--json" in QCoreApplication.arguments():
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
         raise QgsProcessingException(message) from None
 
     def execute(self, parameters, context, feedback):
