@@ -29,9 +29,13 @@ not where the model extrapolates. The residuals come from fold models fitted on 
 samples, which are usually slightly worse than the final model, so the intervals lean
 conservative; spatial folds make them reflect errors at a distance from the samples.
 
-An extra per-pixel variance term (e.g. a kriging variance of the residuals) enters as
-`extra_sd`: the predictive distribution becomes the residual distribution convolved with
-N(0, extra_sd^2), i.e. each residual carries a Gaussian kernel of that width.
+An extra per-pixel variance term (e.g. a kriging variance of the residuals) enters the
+exceedance as `extra_sd`: the predictive distribution becomes the residual distribution
+convolved with N(0, extra_sd^2), i.e. each residual carries a Gaussian kernel of that width
+(cost: one pass over the pixels per residual). The interval bounds do not take it yet: their
+quantiles of that mixture would need a root search per pixel; the place to add it is
+ResidualDistribution.interval (solve sum_i Phi((d - r_i) / sd) = k - 1/2 for k = k_lo, k_hi,
+which gives r_(k) as sd -> 0).
 """
 
 import math

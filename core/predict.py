@@ -225,7 +225,7 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             outside = ((pixels < low[:, None]) | (pixels > high[:, None])).sum(axis=0)
             extrapolated = valid & (outside > 0)
             masked = extrapolated if extrapolation == "mask" else np.zeros_like(valid)
-            blocks = {"outside": np.where(valid, outside, np.nan)}
+            blocks = {"outside": np.where(valid, outside, np.nan)} if "outside" in writers else {}
             if reference is not None:
                 blocks["aoa"] = reference.dissimilarity(pixels)
                 beyond = valid & (blocks["aoa"] > reference.threshold)
