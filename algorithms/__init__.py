@@ -6,6 +6,7 @@ import importlib
 ALGORITHMS = (
     ("spectral_indices", "SpectralIndicesAlgorithm"),
     ("terrain_factors", "TerrainFactorsAlgorithm"),
+    ("topographic_correction", "TopographicCorrectionAlgorithm"),
     ("select_factors", "SelectFactorsAlgorithm"),
     ("train_gabp", "TrainGaBpAlgorithm"),
     ("transfer_gabp", "TransferGaBpAlgorithm"),

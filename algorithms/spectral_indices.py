@@ -107,7 +107,10 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
                     f"INPUT: '{value}' {problem}. Choose a multi-band raster of the six reflectance "
                     "bands, or the MTL file of a Landsat 8 product with its band files beside it.")
             return ok, message
-        # The same check as QgsProcessingAlgorithm.checkParameterValues, without INPUT.
+        return self.check_all_but_input(parameters, context)
+
+    def check_all_but_input(self, parameters, context):
+        """The same check as QgsProcessingAlgorithm.checkParameterValues, without INPUT."""
         for definition in self.parameterDefinitions():
             if definition.name() == self.INPUT:
                 continue

@@ -309,13 +309,15 @@ def open_source(input_path, keys, bands=None, scale=Scale.REFLECTANCE, qa_path=N
     return source, False
 
 
-def apply_mask(source, window, reflectance, classes, counter):
-    """Set the pixels of the chosen QA classes to NaN in every band of the block (in place)."""
+def apply_mask(source, window, reflectance, classes, counter=None):
+    """Set the pixels of the chosen QA classes to NaN in every band of the block (in place);
+    counter: a qa_masks.MaskCounter to add the block to, or None."""
     qa = source.read_qa(window)
     if qa is None:
         return
     masked, fill = qa_masks.qa_mask(qa, source.qa_layout, classes)
-    counter.add(masked, fill)
+    if counter is not None:
+        counter.add(masked, fill)
     if masked.any():
         for values in reflectance.values():
             values[masked] = np.nan

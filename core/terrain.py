@@ -124,7 +124,7 @@ def terrain_factors(z_padded, dx, dy):
     return factors
 
 
-def _check_north_up(info):
+def check_north_up(info):
     """Refuse rotated or south-up grids, whose rows are not north-to-south."""
     gt = info.geotransform
     if gt[2] != 0 or gt[4] != 0 or gt[1] <= 0 or gt[5] >= 0:
@@ -133,7 +133,7 @@ def _check_north_up(info):
             "to a north-up grid first (Raster > Projections > Warp), or give a REFERENCE raster.")
 
 
-def _cell_sizes(info, warn):
+def cell_sizes(info, warn):
     """Per-row cell sizes in metres (dx, dy arrays of length height), warning about odd CRSs."""
     if not info.crs_wkt:
         xmin, ymin, xmax, ymax = info.extent
@@ -147,6 +147,42 @@ def _cell_sizes(info, warn):
             warn(f"The DEM '{info.path}' has no CRS; its cell size ({info.pixel_width:g} x "
                  f"{info.pixel_height:g}) is taken to be in metres. Assign its CRS if that is wrong.")
     return raster_io.pixel_size_metres(info)
+
+
+def warp_dem(dem_path, dem_info, band, reference, folder, resampling="bilinear",
+             monitor=NULL_MONITOR):
+    """Warp one DEM band onto a reference grid (RasterInfo) into `folder`; the new file's path.
+
+    Refuses a DEM that does not overlap the reference, naming the reference's extent.
+    """
+    if not raster_io.extents_overlap(reference, dem_info):
+        raise SoilMetalError(
+            f"The DEM '{dem_path}' does not overlap the reference raster "
+            f"'{reference.path}' ({raster_io.describe_window_extent(reference)}). "
+            "Choose a DEM that covers the reference area.")
+    monitor.info(f"Warping the DEM onto the grid of '{reference.path}' "
+                 f"({reference.width} x {reference.height}, {resampling}).")
+    work_path = os.path.join(folder, "dem_on_reference.tif")
+    raster_io.warp_to_grid(dem_path, work_path, reference, resampling=resampling, band=int(band))
+    return work_path
+
+
+def window_factors(reader, window, band, info, dx, dy, z_factor=1.0):
+    """All TERRAIN_FACTORS of one Window of an open DEM RasterReader (info: its RasterInfo).
+
+    A one-pixel halo is read around the window; raster edges are extrapolated (pad_edges).
+    dx, dy: per-row cell sizes in metres of the whole raster (cell_sizes).
+    """
+    halo = window.expanded(1, info.width, info.height)
+    z = reader.read([band], halo)[0]
+    if z_factor != 1.0:
+        z = z * z_factor
+    z_padded = pad_edges(z, top=halo.yoff == window.yoff,
+                         bottom=halo.yoff + halo.ysize == window.yoff + window.ysize,
+                         left=halo.xoff == window.xoff,
+                         right=halo.xoff + halo.xsize == window.xoff + window.xsize)
+    rows = slice(window.yoff, window.yoff + window.ysize)
+    return terrain_factors(z_padded, dx[rows], dy[rows])
 
 
 def run_terrain_factors(dem_path, output_path, band=1, reference_path=None,
@@ -180,37 +216,20 @@ def run_terrain_factors(dem_path, output_path, band=1, reference_path=None,
         if reference_path:
             reference = raster_io.raster_info(reference_path)
             if not reference.same_grid(dem_info):
-                if not raster_io.extents_overlap(reference, dem_info):
-                    raise SoilMetalError(
-                        f"The DEM '{dem_path}' does not overlap the reference raster "
-                        f"'{reference_path}' ({raster_io.describe_window_extent(reference)}). "
-                        "Choose a DEM that covers the reference area.")
-                monitor.info(f"Warping the DEM onto the grid of '{reference_path}' "
-                             f"({reference.width} x {reference.height}, {resampling}).")
                 temp_folder = tempfile.mkdtemp(prefix="soilmetal_terrain_")
-                work_path = os.path.join(temp_folder, "dem_on_reference.tif")
-                raster_io.warp_to_grid(dem_path, work_path, reference, resampling=resampling,
-                                       band=int(band))
+                work_path = warp_dem(dem_path, dem_info, band, reference, temp_folder,
+                                     resampling, monitor)
                 work_band = 1
                 monitor.set_progress(10.0)
                 compute_monitor = monitor.child(10.0, 100.0)
         info = raster_io.raster_info(work_path)
-        _check_north_up(info)
-        dx, dy = _cell_sizes(info, warn)
+        check_north_up(info)
+        dx, dy = cell_sizes(info, warn)
         with raster_io.RasterReader(work_path) as reader, \
                 raster_io.RasterWriter(output_path, info.width, info.height, info.geotransform,
                                        info.crs_wkt, TERRAIN_FACTORS) as writer:
             for window in iter_blocks(info.width, info.height, compute_monitor, block_size):
-                halo = window.expanded(1, info.width, info.height)
-                z = reader.read([work_band], halo)[0]
-                if z_factor != 1.0:
-                    z = z * z_factor
-                z_padded = pad_edges(z, top=halo.yoff == window.yoff,
-                                     bottom=halo.yoff + halo.ysize == window.yoff + window.ysize,
-                                     left=halo.xoff == window.xoff,
-                                     right=halo.xoff + halo.xsize == window.xoff + window.xsize)
-                rows = slice(window.yoff, window.yoff + window.ysize)
-                factors = terrain_factors(z_padded, dx[rows], dy[rows])
+                factors = window_factors(reader, window, work_band, info, dx, dy, z_factor)
                 for index, name in enumerate(TERRAIN_FACTORS):
                     writer.write(index, window, factors[name])
     finally:

@@ -9,6 +9,7 @@ from support import ROOT
 
 EXPECTED = {
     "spectralindices": "factorpreparation", "terrainfactors": "factorpreparation",
+    "topographiccorrection": "factorpreparation",
     "selectfactors": "modelling", "traingabp": "modelling", "transfergabp": "modelling",
     "evaluatemodel": "modelling", "predictcontent": "mappingandreporting",
     "contentstatistics": "mappingandreporting",

@@ -9,7 +9,7 @@ from osgeo import gdal
 from rasters import write_raster
 from support import run_algorithm_cli, run_qgis_process
 
-EXPECTED_IDS = ["spectralindices", "terrainfactors", "selectfactors", "traingabp", "transfergabp",
+EXPECTED_IDS = ["spectralindices", "terrainfactors", "topographiccorrection", "selectfactors", "traingabp", "transfergabp",
                 "evaluatemodel", "predictcontent", "contentstatistics", "trgabpworkflow"]
 
 

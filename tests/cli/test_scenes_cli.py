@@ -36,3 +36,21 @@ def test_collection2_integers_read_as_reflectance_stop(profile, tmp_path):
     assert code != 0
     assert "SCALE=1" in log and "ACCEPT_SCALE" in log
     assert not output.exists()
+
+
+def test_topographiccorrection_on_the_real_luxembourg_pair(profile, tmp_path):
+    terra = SCENES / "sentinel2_l2a_terra"
+    output, report = tmp_path / "corrected.tif", tmp_path / "report.html"
+    code, payload, log = run_algorithm_cli("topographiccorrection", {
+        "INPUT": terra / "sent2_L2A_2024-08-24.tif", "DEM": terra / "terra_elev.tif", "METHOD": 0,
+        "SUN_AZIMUTH": 153, "SUN_ELEVATION": 49, "OUTPUT": output, "OUTPUT_REPORT": report}, profile)
+    assert code == 0, log
+    source = gdal.Open(str(terra / "sent2_L2A_2024-08-24.tif"))
+    dataset = gdal.Open(str(output))
+    names = [dataset.GetRasterBand(i).GetDescription() for i in range(1, 5)]
+    assert names == [source.GetRasterBand(i).GetDescription() for i in range(1, 5)]
+    assert "Cosine" in report.read_text()
+    code, _, log = run_algorithm_cli("topographiccorrection", {
+        "INPUT": terra / "sent2_L2A_2024-08-24.tif", "DEM": terra / "terra_elev.tif",
+        "OUTPUT": tmp_path / "nosun.tif"}, profile)
+    assert code != 0 and "SUN_AZIMUTH and SUN_ELEVATION" in log
