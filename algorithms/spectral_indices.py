@@ -116,7 +116,8 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
                 continue
             if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
                 return False, self.tr(f"Incorrect parameter value for {definition.name()}")
-        return True, ""
+        message = self._unwritable_outputs(parameters, context)
+        return (False, message) if message else (True, "")
 
     def band_numbers(self, parameters, context, band_count):
         """The six BAND_* values as 1-based numbers, None when none is set (core's default)."""
