@@ -156,3 +156,28 @@ def test_observed_coverage_counts_samples_inside(log_target):
     inside = (observed[1:] >= lower[1:]) & (observed[1:] <= upper[1:])
     assert result["n"] == 199 and result["inside"] == inside.sum()
     assert result["coverage"] == pytest.approx(inside.mean())
+
+
+def test_gabp_with_cross_validation_covers_held_out_points_of_known_noise():
+    from core.cv_gabp import cross_validate_gabp
+    from core.gabp import GABPSettings, train_gabp
+    sigma = 6.0
+
+    def truth(x):
+        return 50 + 20 * np.tanh(2 * x[:, 0] - 1) + 10 * x[:, 1]
+
+    coverages = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(0, 1, (120, 2))
+        y = truth(x) + rng.normal(0, sigma, 120)
+        settings = GABPSettings(seed=seed, hidden=3, generations=20)
+        model = train_gabp(x, y, ["A", "B"], settings)
+        model.cv = cross_validate_gabp(x, y, rng.uniform(0, 1000, (120, 2)), ["A", "B"], settings,
+                                       "random", 5)
+        held = rng.uniform(0, 1, (4000, 2))
+        coverages.append(observed_coverage(model, held, truth(held) + rng.normal(0, sigma, 4000), 0.9)["coverage"])
+    # Conditional on one calibration set of 120 samples, coverage varies by about
+    # sqrt(0.09 / 120) = 0.03; the mean of five data sets by about 0.012.
+    assert all(0.8 <= c <= 0.98 for c in coverages), coverages
+    assert abs(np.mean(coverages) - 0.9) < 0.04, coverages
