@@ -8,10 +8,10 @@ import sys
 import threading
 from html import escape
 
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessing,
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem,
                        QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback, QgsProcessingUtils,
-                       QgsProcessingOutputLayerDefinition, QgsProcessingParameterDefinition,
+                       QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFileDestination,
                        QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
@@ -19,6 +19,8 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsProcessi
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from .compat import (FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE,
+                     PARAMETER_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR_POINT)
 from ..core.errors import Cancelled, SoilMetalError
 from ..core.model_file import load_model
 from ..core.monitor import Monitor, cancel_on_signals
@@ -185,7 +187,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         if hasattr(parameter, "setHelp"):
             parameter.setHelp(self.tr(text))
         if advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | PARAMETER_ADVANCED)
         self.addParameter(parameter)
         return parameter
 
@@ -213,7 +215,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         for parameter in self.parameterDefinitions():
             if parameter.type() not in ("raster", "multilayer"):
                 continue
-            if parameter.type() == "multilayer" and parameter.layerType() != QgsProcessing.TypeRaster:
+            if parameter.type() == "multilayer" and parameter.layerType() != SOURCE_RASTER:
                 continue
             value = parameters.get(parameter.name())
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -358,12 +360,12 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def add_sample_inputs(self, points_label="Sample points", factors_label="Factor rasters"):
         """Declare POINTS (point layer), FIELD (its numeric field) and FACTORS (rasters)."""
         self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr(points_label), [QgsProcessing.TypeVectorPoint]))
+            self.POINTS, self.tr(points_label), [SOURCE_VECTOR_POINT]))
         self.add_parameter(QgsProcessingParameterField(
             self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
+            type=FIELD_NUMERIC))
         self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr(factors_label), QgsProcessing.TypeRaster))
+            self.FACTORS, self.tr(factors_label), SOURCE_RASTER))
 
     def add_sample_options(self):
         """Declare the advanced SAMPLING, OUTLIERS and OUTLIERS_THRESHOLD parameters."""
@@ -375,7 +377,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
-            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0), advanced=True)
+            NUMBER_DOUBLE, optional=True, minValue=0.0), advanced=True)
 
     def sample_options(self, parameters, context):
         """(sampling method, outlier method, outlier threshold or None) from the sample options."""
@@ -449,7 +451,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             geometry = feature.geometry()
             if geometry is None or geometry.isEmpty():
                 continue
-            if QgsWkbTypes.geometryType(geometry.wkbType()) != QgsWkbTypes.PointGeometry:
+            if QgsWkbTypes.geometryType(geometry.wkbType()) != GEOMETRY_POINT:
                 raise QgsProcessingException(self.tr(
                     f"{points_name}: the layer must hold points (sample locations), not "
                     f"{QgsWkbTypes.displayString(geometry.wkbType())}."))

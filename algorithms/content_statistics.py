@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand,
                        QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
+from .compat import NUMBER_DOUBLE
 from ..core.content_stats import parse_class_breaks
 from ..core.errors import SoilMetalError
 from ..core.statistics_run import DEFAULT_CLASS_BREAKS, INDEX_LABELS, run_content_statistics
@@ -43,7 +44,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
         for name, label in ((self.REFERENCE_MEAN, "Reference (background) mean, mg/kg"),
                             (self.REFERENCE_MAX, "Reference maximum, mg/kg")):
             self.add_parameter(QgsProcessingParameterNumber(
-                name, self.tr(label), QgsProcessingParameterNumber.Double, optional=True,
+                name, self.tr(label), NUMBER_DOUBLE, optional=True,
                 minValue=0.0))
         self.add_parameter(QgsProcessingParameterString(
             self.CLASS_BREAKS, self.tr("Class breaks, mg/kg (comma-separated)"),
@@ -54,7 +55,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
         for name, label in ((self.REFERENCE_MIN, "Reference minimum, mg/kg (report only)"),
                             (self.REFERENCE_STD, "Reference standard deviation, mg/kg (report only)")):
             self.add_parameter(QgsProcessingParameterNumber(
-                name, self.tr(label), QgsProcessingParameterNumber.Double, optional=True,
+                name, self.tr(label), NUMBER_DOUBLE, optional=True,
                 minValue=0.0), advanced=True)
         self.add_optional_file_output(self.OUTPUT_TABLE, "Statistics table", "CSV files (*.csv)")
         self.add_optional_file_output(self.OUTPUT_REPORT, "Statistics report", "HTML files (*.html)")

@@ -1,10 +1,11 @@
 """predictcontent: a model applied to factor rasters, block by block."""
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
+from .compat import NUMBER_DOUBLE, SOURCE_RASTER
 from ..core.errors import SoilMetalError
 from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
@@ -40,13 +41,13 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="json"))
         self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr("Factor rasters"), QgsProcessing.TypeRaster))
+            self.FACTORS, self.tr("Factor rasters"), SOURCE_RASTER))
         self.add_parameter(QgsProcessingParameterNumber(
-            self.COVERAGE, self.tr("Prediction interval coverage (0-1)"), QgsProcessingParameterNumber.Double,
+            self.COVERAGE, self.tr("Prediction interval coverage (0-1)"), NUMBER_DOUBLE,
             defaultValue=0.9, minValue=self.COVERAGE_RANGE[0], maxValue=self.COVERAGE_RANGE[1]))
         self.add_parameter(QgsProcessingParameterNumber(
             self.THRESHOLD, self.tr("Threshold content for the exceedance map (mg/kg)"),
-            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0))
+            NUMBER_DOUBLE, optional=True, minValue=0.0))
         self.add_parameter(QgsProcessingParameterBoolean(
             self.AOA_MASK, self.tr("Set pixels outside the area of applicability to nodata"),
             defaultValue=False))

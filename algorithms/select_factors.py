@@ -3,6 +3,7 @@
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
+from .compat import NUMBER_DOUBLE
 from ..core.sampling import parse_factor_names
 from ..core.selection_report import SelectionSettings, run_selection, write_selection_outputs
 from .base import SoilMetalAlgorithm
@@ -28,10 +29,10 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
         """Declare parameters and outputs."""
         self.add_sample_inputs()
         self.add_parameter(QgsProcessingParameterNumber(
-            self.MIN_ABS_R, self.tr("Minimum |r|"), QgsProcessingParameterNumber.Double,
+            self.MIN_ABS_R, self.tr("Minimum |r|"), NUMBER_DOUBLE,
             defaultValue=0.3, minValue=0.0, maxValue=1.0))
         self.add_parameter(QgsProcessingParameterNumber(
-            self.MAX_VIF, self.tr("Maximum VIF"), QgsProcessingParameterNumber.Double,
+            self.MAX_VIF, self.tr("Maximum VIF"), NUMBER_DOUBLE,
             defaultValue=10.0, minValue=1.0))
         self.add_parameter(QgsProcessingParameterString(
             self.ALWAYS_INCLUDE, self.tr("Factors always included (comma-separated)"),

@@ -3,10 +3,11 @@
 import math
 
 from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
-                       QgsProcessingLayerPostProcessorInterface, QgsRasterBandStats,
+                       QgsProcessingLayerPostProcessorInterface,
                        QgsRasterLayer, QgsRasterShader, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
+from .compat import SHADER_DISCRETE, STATISTIC_MAX, STATISTIC_MIN
 from ..core.outputs import final_path
 
 # Low content green, background yellow, contaminated red to purple: the usual reading of a
@@ -40,7 +41,7 @@ def _format(value):
 def content_range(layer):
     """The 2-98 % range of band 1 (min/max when no histogram can be built)."""
     provider = layer.dataProvider()
-    stats = provider.bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    stats = provider.bandStatistics(1, STATISTIC_MIN | STATISTIC_MAX)
     low, high = stats.minimumValue, stats.maximumValue
     try:
         low, high = provider.cumulativeCut(1, 0.02, 0.98)
@@ -75,7 +76,7 @@ def apply_content_style(layer, kind="content", title=None, value_range=None):
             label = f"{_format(lower)} - {_format(upper)}"
         value = float("inf") if index == classes - 1 else upper
         items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(index / max(classes - 1, 1)), label))
-    shader_function = QgsColorRampShader(breaks[0], breaks[-1], ramp, QgsColorRampShader.Discrete)
+    shader_function = QgsColorRampShader(breaks[0], breaks[-1], ramp, SHADER_DISCRETE)
     shader_function.setColorRampItemList(items)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_function)

@@ -4,6 +4,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBand, QgsPr
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
+from .compat import NUMBER_DOUBLE
 from ..core.terrain import RESAMPLING_METHODS, run_terrain_factors
 from .base import SoilMetalAlgorithm
 
@@ -38,7 +39,7 @@ class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
             defaultValue=0), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.Z_FACTOR, self.tr("Z factor (elevation units to metres)"),
-            QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.0), advanced=True)
+            NUMBER_DOUBLE, defaultValue=1.0, minValue=0.0), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Terrain factors")))
 
     def execute(self, parameters, context, feedback):

@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
+from .compat import NUMBER_DOUBLE
 from ..core.qa_masks import DEFAULT_MASK, MASK_CLASSES
 from ..core.topographic import METHOD_LABELS, METHODS
 from ..core.topographic_run import run_topographic_correction
@@ -52,7 +53,7 @@ class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
         for name, label, maximum in ((self.SUN_AZIMUTH, "Sun azimuth (degrees from north)", 360.0),
                                      (self.SUN_ELEVATION, "Sun elevation (degrees)", 90.0)):
             self.add_parameter(QgsProcessingParameterNumber(
-                name, self.tr(label), QgsProcessingParameterNumber.Double, optional=True,
+                name, self.tr(label), NUMBER_DOUBLE, optional=True,
                 minValue=-90.0 if name == self.SUN_ELEVATION else 0.0, maxValue=maximum))
         self.add_parameter(QgsProcessingParameterEnum(
             self.MASK, self.tr("QA classes set to nodata (product input)"), options=list(MASK_CLASSES),

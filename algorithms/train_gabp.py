@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
+from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
 from ..core.cv_gabp import scheme_from_index
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
@@ -40,7 +41,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         self.add_sample_inputs()
         self.add_parameter(QgsProcessingParameterString(
             self.FACTOR_NAMES, self.tr("Factors to use (comma-separated; empty = all)"),

@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
+from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
 from ..core.cv_gabp import scheme_from_index
 from ..core.errors import SoilMetalError
@@ -49,7 +50,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         self.add_parameter(QgsProcessingParameterFile(
             self.SOURCE_MODEL, self.tr("Source model file"), extension="json"))
         self.add_sample_inputs("Target sample points", factors_label="Factor rasters of the target period")

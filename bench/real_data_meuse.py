@@ -1,7 +1,7 @@
 """GA-BP and Tr-GA-BP on real data: the Meuse floodplain samples (copper, lead) against terrain
 factors of the AHN LiDAR DEM and the distance to the river. Prints markdown tables.
 
-Data (../shared/data/real next to the checkout, see its README.txt): 155 topsoil samples (ucdavis_meuse.csv,
+Data (tests/data/real/meuse, see its README.txt): 155 topsoil samples (ucdavis_meuse.csv,
 EPSG:28992); the AHN DEM in centimetres on a 40 m grid (geomla_ahn.asc, no .prj: its CRS is
 given in the .rdc); the normalised distance to the river on the 40 m cell centres of
 meuse.grid (ucdavis_meuse.grid.csv, rasterised here onto the DEM's grid).
@@ -46,7 +46,7 @@ from core.transfer import TransferSettings  # noqa: E402
 
 gdal.UseExceptions()
 
-DATA = ROOT.parent / "shared" / "data" / "real" / "meuse"
+DATA = ROOT / "tests" / "data" / "real" / "meuse"
 EPSG = 28992
 FACTORS = ["ELEVATION", "SLOPE", "NORTHNESS", "EASTNESS", "DIST"]
 METALS = {"copper": "Cu", "lead": "Pb"}

@@ -9,7 +9,8 @@ import json
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build"
 PLUGIN_PARENT = BUILD / "plugins"
-SHARED_DATA = ROOT.parent / "shared" / "data" / "real"
+# Real public data the tests read, carried by the repository (see its README.txt: source, licence, sha256).
+REAL_DATA = ROOT / "tests" / "data" / "real"
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 QGIS_PROCESS = os.environ.get("QGIS_PROCESS", "/usr/bin/qgis_process.bin")
 
@@ -69,5 +70,5 @@ def run_algorithm_cli(algorithm, params, profile_dir, timeout=600):
     return result.returncode, payload, result.stderr + result.stdout
 
 
-__all__ = ["ROOT", "SHARED_DATA", "plugin_parent", "demo_data_dir", "run_qgis_process",
+__all__ = ["ROOT", "REAL_DATA", "plugin_parent", "demo_data_dir", "run_qgis_process",
            "run_algorithm_cli", "qgis_process_env", "sys"]

@@ -13,10 +13,10 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
 from scipy import stats
 
 from rasters import write_points as write_point_layer, write_raster
-from support import SHARED_DATA
+from support import REAL_DATA
 
-MEUSE_CSV = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
-MEUSE_DEM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"
+MEUSE_CSV = REAL_DATA / "meuse" / "ucdavis_meuse.csv"
+MEUSE_DEM = REAL_DATA / "meuse" / "Meuse_SRTMGL1.2.tif"
 TERRAIN = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 
 

@@ -10,11 +10,11 @@ from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProperty
 
 from rasters import read_bands as read_band_dict, write_raster
-from support import SHARED_DATA
+from support import REAL_DATA
 
-SR_DIR = SHARED_DATA / "binary" / "landsat8_sr"
+SR_DIR = REAL_DATA / "landsat8_sr"
 SR_CLIPS = ["LC08_232066_20190727.tif", "LC08_003069_20180906_clip.tif"]
-MTL = SHARED_DATA / "binary" / "landsat8_l1" / "l8_MTL.txt"
+MTL = REAL_DATA / "landsat8_l1" / "l8_MTL.txt"
 ALL_NAMES = ["B2", "B3", "B4", "B5", "B6", "B7", "NDVI", "EVI", "DVI", "RVI", "MNDWI", "CMR",
              "BRIGHTNESS", "GREENNESS", "WETNESS"]
 

@@ -10,11 +10,11 @@ from osgeo import gdal, osr
 from qgis.core import QgsProcessingException
 
 from rasters import read_bands
-from support import SHARED_DATA, demo_data_dir
+from support import REAL_DATA, demo_data_dir
 
-SRTM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"     # EPSG:28992, 40 m
-TERRA = SHARED_DATA / "binary" / "dem" / "terra_elev.tif"                       # EPSG:4326, ~1 km
-SR_CLIP = SHARED_DATA / "binary" / "landsat8_sr" / "LC08_232066_20190727.tif"   # Amazon, UTM 20S
+SRTM = REAL_DATA / "meuse" / "Meuse_SRTMGL1.2.tif"     # EPSG:28992, 40 m
+TERRA = REAL_DATA / "dem" / "terra_elev.tif"                       # EPSG:4326, ~1 km
+SR_CLIP = REAL_DATA / "landsat8_sr" / "LC08_232066_20190727.tif"   # Amazon, UTM 20S
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 
 def gdaldem(mode, source, target):

@@ -8,9 +8,9 @@ import pytest
 from osgeo import gdal
 
 from rasters import write_raster
-from support import SHARED_DATA, demo_data_dir, run_algorithm_cli, run_qgis_process
+from support import REAL_DATA, demo_data_dir, run_algorithm_cli, run_qgis_process
 
-MTL = SHARED_DATA / "binary" / "landsat8_l1" / "l8_MTL.txt"
+MTL = REAL_DATA / "landsat8_l1" / "l8_MTL.txt"
 ALL_NAMES = "B2,B3,B4,B5,B6,B7,NDVI,EVI,DVI,RVI,MNDWI,CMR,BRIGHTNESS,GREENNESS,WETNESS"
 
 

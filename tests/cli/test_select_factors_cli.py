@@ -6,10 +6,10 @@ import pytest
 from osgeo import gdal, ogr, osr
 
 from rasters import write_raster
-from support import SHARED_DATA, run_algorithm_cli, run_qgis_process
+from support import REAL_DATA, run_algorithm_cli, run_qgis_process
 
-MEUSE_CSV = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
-MEUSE_DEM = SHARED_DATA / "binary" / "meuse_covariates" / "Meuse_SRTMGL1.2.tif"
+MEUSE_CSV = REAL_DATA / "meuse" / "ucdavis_meuse.csv"
+MEUSE_DEM = REAL_DATA / "meuse" / "Meuse_SRTMGL1.2.tif"
 
 
 @pytest.fixture(scope="module")

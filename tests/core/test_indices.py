@@ -11,11 +11,11 @@ from core import indices
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
 from rasters import read_bands
-from support import SHARED_DATA
+from support import REAL_DATA
 
 gdal.UseExceptions()
 
-SR_DIR = str(SHARED_DATA / "binary/landsat8_sr")
+SR_DIR = str(REAL_DATA / "landsat8_sr")
 SR_CLIPS = ["LC08_232066_20190727.tif", "LC08_003069_20180906_clip.tif"]
 NAMES = ["B2", "B3", "B4", "B5", "B6", "B7", "NDVI", "EVI", "DVI", "RVI", "MNDWI", "CMR",
          "BRIGHTNESS", "GREENNESS", "WETNESS"]

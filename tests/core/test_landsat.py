@@ -14,11 +14,11 @@ from osgeo import gdal
 from core import indices, landsat
 from core.errors import SoilMetalError
 from core.monitor import Monitor
-from support import SHARED_DATA
+from support import REAL_DATA
 
 gdal.UseExceptions()
 
-L1_DIR = str(SHARED_DATA / "binary/landsat8_l1")
+L1_DIR = str(REAL_DATA / "landsat8_l1")
 L1_MTL = os.path.join(L1_DIR, "l8_MTL.txt")
 OLI = {"B2": 2, "B3": 3, "B4": 4, "B5": 5, "B6": 6, "B7": 7}
 

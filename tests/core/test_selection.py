@@ -10,9 +10,9 @@ from scipy import stats
 from core.errors import SoilMetalError
 from core.selection import (mlr_fit, pearson_r, select_factors,
                             variance_inflation_factors)
-from support import SHARED_DATA
+from support import REAL_DATA
 
-MEUSE = str(SHARED_DATA / "meuse/ucdavis_meuse.csv")
+MEUSE = str(REAL_DATA / "meuse/ucdavis_meuse.csv")
 MEUSE_FACTORS = ["elev", "dist", "om", "x", "y"]
 
 

@@ -13,14 +13,14 @@ from core import terrain
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
 from rasters import read_bands as read_output
-from support import SHARED_DATA
+from support import REAL_DATA
 
 gdal.UseExceptions()
 
-AHN = str(SHARED_DATA / "meuse/geomla_ahn.asc")            # centimetres, no .prj
-SRTM = str(SHARED_DATA / "binary/meuse_covariates/Meuse_SRTMGL1.2.tif")
-TERRA = str(SHARED_DATA / "binary/dem/terra_elev.tif")       # EPSG:4326, ~1 km
-TAYLOR = str(SHARED_DATA / "binary/dem/taylor_dem_small.tif")  # custom TM, 240 m
+AHN = str(REAL_DATA / "meuse/geomla_ahn.asc")            # centimetres, no .prj
+SRTM = str(REAL_DATA / "meuse/Meuse_SRTMGL1.2.tif")
+TERRA = str(REAL_DATA / "dem/terra_elev.tif")       # EPSG:4326, ~1 km
+TAYLOR = str(REAL_DATA / "dem/taylor_dem_small.tif")  # custom TM, 240 m
 NAMES = ["ELEVATION", "SLOPE", "ASPECT", "NORTHNESS", "EASTNESS"]
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
 
