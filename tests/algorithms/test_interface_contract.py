@@ -18,13 +18,6 @@ SECOND_ROUND = "### Added in the second round"
 
 # Not implemented yet: "algorithm" (a whole algorithm) or "algorithm.NAME" -> the issue adding it.
 PENDING = {
-    "traingabp.CV": 9,
-    "traingabp.FOLDS": 9,
-    "traingabp.CV_RMSE": 9,
-    "traingabp.CV_MRE": 9,
-    "traingabp.CV_R2": 9,
-    "traingabp.MEAN_CV_RMSE": 9,
-    "traingabp.MLR_CV_RMSE": 9,
     "traingabp.RK_CV_RMSE": 10,
     "transfergabp.CV": 9,
     "transfergabp.FOLDS": 9,
