@@ -53,8 +53,6 @@ PENDING = {
     "topographiccorrection.OUTPUT": 13,
     "topographiccorrection.OUTPUT_ILLUMINATION": 13,
     "topographiccorrection.OUTPUT_REPORT": 13,
-    "spectralindices.MASK": 13,
-    "spectralindices.MASKED_SHARE": 13,
 }
 
 

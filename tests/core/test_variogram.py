@@ -10,9 +10,9 @@ import pytest
 from core.errors import SoilMetalError
 from core.variogram import (MODELS, EmpiricalVariogram, VariogramModel, bounding_box_diagonal, empirical_variogram,
                             fit_residual_variogram, fit_variogram)
-from support import SHARED_DATA
+from support import REAL_DATA
 
-MEUSE = SHARED_DATA / "meuse" / "ucdavis_meuse.csv"
+MEUSE = REAL_DATA / "meuse" / "ucdavis_meuse.csv"
 
 # gstat's reference manual, ?variogram, Examples (sp's meuse, 155 samples):
 # variogram(log(zinc) ~ 1, meuse): np, dist, gamma of the 15 default bins.
