@@ -5,6 +5,8 @@
   one Float32 band with the same creation options;
 - spectralindices on a full scene (7 UInt16 bands) against the same kind of floor (read the
   six bands used, write the same number of Float32 bands);
+- topographiccorrection (C-correction, two block passes) of the full 7-band scene with a DEM on
+  its grid, against a floor that reads the seven bands and the DEM and writes seven bands;
 - GA-BP training at the paper's setting, the ensemble's cost per member, and the transfer.
 
 Each measured run is its own process, so its peak memory (max RSS) is its own.
@@ -83,6 +85,30 @@ def make_inputs(folder):
         y = 40 + 0.1 * x[:, 0] - 0.05 * x[:, 3] + rng.normal(0, 3, 44)
         save_model(train_gabp(x, y, FACTOR_NAMES, GABPSettings(ensemble=1, seed=0), metal="Cu"), str(model))
     return factors, landsat, model
+
+
+def make_dem(folder):
+    """Create (once) a Float32 DEM of hills on the full scene's grid, for the topographic pass."""
+    import numpy as np
+    from osgeo import gdal, osr
+    from core.raster_io import CREATION_OPTIONS
+    dem = folder / "dem_full.tif"
+    if dem.exists():
+        return dem
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32649)
+    ds = gdal.GetDriverByName("GTiff").Create(str(dem), WIDTH, HEIGHT, 1, gdal.GDT_Float32, CREATION_OPTIONS)
+    ds.SetGeoTransform((200000.0, 30.0, 0.0, 3800000.0, 0.0, -30.0))
+    ds.SetProjection(srs.ExportToWkt())
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(-9999.0)
+    for row0 in range(0, HEIGHT, 1024):
+        rows = min(1024, HEIGHT - row0)
+        y = (np.arange(rows)[:, None] + row0) * 30.0
+        x = np.arange(WIDTH)[None, :] * 30.0
+        band.WriteArray((1500 + 400 * np.sin(x / 2500.0) * np.cos(y / 1800.0)).astype("float32"), 0, row0)
+    ds = None
+    return dem
 
 
 def measure(task, *args):
@@ -166,6 +192,37 @@ def task_indices(landsat, output):
     report({})
 
 
+def task_topographic(landsat, dem, output):
+    """topographiccorrection's core on the full scene (7 bands, C-correction, DEM on the grid)."""
+    from core.topographic_run import run_topographic_correction
+    run_topographic_correction(str(landsat), str(dem), str(output), method="c", sun_azimuth=150.0,
+                               sun_elevation=35.0)
+    report({})
+
+
+def task_floor_topographic(landsat, dem, output):
+    """I/O floor of the topographic pass: read the 7 bands and the DEM block by block, write 7
+    Float32 bands (each band times the DEM's relative value: no science)."""
+    import numpy as np
+    from osgeo import gdal
+    from core.blocks import iter_blocks
+    from core.raster_io import CREATION_OPTIONS
+    src, elevation = gdal.Open(str(landsat)), gdal.Open(str(dem))
+    dst = gdal.GetDriverByName("GTiff").Create(str(output), src.RasterXSize, src.RasterYSize, 7,
+                                               gdal.GDT_Float32, CREATION_OPTIONS)
+    dst.SetGeoTransform(src.GetGeoTransform())
+    dst.SetProjection(src.GetProjection())
+    dem_band = elevation.GetRasterBand(1)
+    for window in iter_blocks(src.RasterXSize, src.RasterYSize):
+        z = dem_band.ReadAsArray(window.xoff, window.yoff, window.xsize, window.ysize) / np.float32(1500.0)
+        for number in range(1, 8):
+            block = src.GetRasterBand(number).ReadAsArray(window.xoff, window.yoff, window.xsize, window.ysize)
+            dst.GetRasterBand(number).WriteArray(block.astype(np.float32) * np.float32(0.0000275) * z,
+                                                 window.xoff, window.yoff)
+    dst = None
+    report({})
+
+
 def task_training():
     """Training and transfer timings from bench_training.py."""
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_training.py")],
@@ -183,6 +240,7 @@ def main():
     args = parser.parse_args()
     if args.task:
         {"floor": task_floor, "predict": task_predict, "indices": task_indices,
+         "topographic": task_topographic, "floor_topographic": task_floor_topographic,
          "training": task_training}[args.task](*args.args)
         return
     work = pathlib.Path(args.work)
@@ -198,6 +256,12 @@ def main():
                                           0.0000275, -0.2)),
                                ("indices", (landsat, work / "indices.tif")))
     rows.append(("spectralindices, 7,801 x 7,681, 7 UInt16 bands -> 15 bands", indices, floor_i))
+    print("topographiccorrection vs I/O floor ...", flush=True)
+    dem = make_dem(work)
+    floor_t, topographic = best_of(ROUNDS, ("floor_topographic", (landsat, dem, work / "floor_topo.tif")),
+                                   ("topographic", (landsat, dem, work / "topo.tif")))
+    rows.append(("topographiccorrection, 7,801 x 7,681, 7 UInt16 bands + DEM -> 7 bands", topographic,
+                 floor_t))
     print("training and transfer ...", flush=True)
     _, _, training = measure("training")
     lines = ["# Benchmarks", "",

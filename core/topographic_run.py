@@ -1,7 +1,7 @@
 """The topographic correction of a whole raster or product, block by block, with its report.
 
 Pass 1 computes cos(i) from the DEM on the image grid and accumulates each band's regression
-on it; pass 2 corrects and writes the bands (and cos(i) when asked) and measures the
+on it (on every k-th block of a large scene, at least FIT_BLOCKS blocks); pass 2 corrects and writes the bands (and cos(i) when asked) and measures the
 correlation with cos(i) after the correction on the same pixels.
 """
 
@@ -17,6 +17,7 @@ from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
 from .report import HtmlReport
 
+FIT_BLOCKS = 16
 KEY_FACTOR = {key: f"B{number}" for key, number in indices.OLI_BAND_NUMBERS.items()}
 
 
@@ -175,7 +176,16 @@ def run_topographic_correction(input_path, dem_path, output_path, method="c", su
         before = [topographic.Moments() for _ in range(count)]
         counter = qa_masks.MaskCounter()
         lit = 0
-        for window in iter_blocks(info.width, info.height, monitor.child(0.0, 45.0), block_size):
+        # Fitting needs a sample, not every pixel: a large scene is fitted (and its correlations
+        # measured) on every k-th block, at least FIT_BLOCKS of them, which saves a full read.
+        total = len(list(iter_blocks(info.width, info.height, NULL_MONITOR, block_size)))
+        stride = max(1, total // FIT_BLOCKS)
+        sampled = set(range(0, total, stride))
+        blocks = enumerate(iter_blocks(info.width, info.height, monitor.child(0.0, 45.0 / stride),
+                                       block_size))
+        for number, window in blocks:
+            if number not in sampled:
+                continue
             slope, cos_i = illumination(window)
             use = fit_use(window)
             lit += int(np.isfinite(cos_i).sum())
@@ -202,15 +212,16 @@ def run_topographic_correction(input_path, dem_path, output_path, method="c", su
                     illumination_path, info.width, info.height, info.geotransform, info.crs_wkt,
                     ["COS_I"], metadata=metadata)
             try:
-                for window in iter_blocks(info.width, info.height, monitor.child(45.0, 100.0),
-                                          block_size):
+                for number, window in enumerate(iter_blocks(
+                        info.width, info.height, monitor.child(45.0 / stride, 100.0), block_size)):
                     slope, cos_i = illumination(window)
-                    use = fit_use(window)
+                    use = fit_use(window) if number in sampled else None
                     for index, values in enumerate(bands.read(window, classes, None)):
                         corrected = topographic.correct(method, values, cos_i, slope, cos_zenith,
                                                         parameters[index])
-                        ok = topographic.fit_pixels(values, cos_i, use) & np.isfinite(corrected)
-                        after[index].add(cos_i[ok], corrected[ok])
+                        if number in sampled:
+                            ok = topographic.fit_pixels(values, cos_i, use) & np.isfinite(corrected)
+                            after[index].add(cos_i[ok], corrected[ok])
                         writer.write(index, window, corrected)
                     if illumination_writer is not None:
                         illumination_writer.write(0, window, cos_i)
@@ -238,6 +249,7 @@ def run_topographic_correction(input_path, dem_path, output_path, method="c", su
                                                       f" (parameter {row['parameter']:.4g})"))
     share = counter.share if bands.has_qa and classes else 0.0
     result = {"output": str(output_path), "illumination": illumination_path, "report": report_path,
+              "fit_blocks": (len(sampled), total),
               "bands": rows, "sun_azimuth": azimuth, "sun_elevation": elevation, "method": method,
               "warnings": warnings, "masked_share": share}
     if report_path:
@@ -255,7 +267,8 @@ def write_report(result, input_path, dem_path, report_path):
         "Method": topographic.METHOD_LABELS[method],
         "Sun azimuth (deg)": round(result["sun_azimuth"], 3),
         "Sun elevation (deg)": round(result["sun_elevation"], 3),
-        "QA-masked share of the pixels with data": round(result["masked_share"], 4)})
+        "QA-masked share of the pixels with data": round(result["masked_share"], 4),
+        "Blocks fitted and measured": "{} of {}".format(*result["fit_blocks"])})
     report.paragraph(
         "cos(i) = cos Z cos s + sin Z sin s cos(sun azimuth - aspect), Z the solar zenith, s the "
         "slope. A corrected band should no longer depend on illumination: its correlation with "

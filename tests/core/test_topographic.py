@@ -234,3 +234,25 @@ def test_landsat_mtl_gives_the_sun_and_masks_clouds(tmp_path):
     qa_data = gdal.Open(str(next(c2.glob("*_QA_PIXEL.TIF"))))
     qa = qa_data.GetRasterBand(1).ReadAsArray().astype(np.int64)
     assert np.isnan(corrected[:, (qa >> 3) & 1 == 1]).all()
+
+
+def test_large_scene_is_fitted_on_a_block_sample_and_cancel_leaves_nothing(scene, tmp_path):
+    from core.errors import Cancelled
+    from core.monitor import Monitor
+    observed = illuminated("c", scene["truth"], scene["cos_i"], scene["slope"], [0.4, 1.2])
+    image = write_raster(tmp_path / "img.tif", list(observed), ["B4", "B5"], origin=ORIGIN, size=SIZE)
+    progress = []
+    result = topographic_run.run_topographic_correction(
+        image, scene["dem"], str(tmp_path / "out.tif"), sun_azimuth=AZIMUTH, sun_elevation=ELEVATION,
+        block_size=16, monitor=Monitor(progress=progress.append))
+    assert result["fit_blocks"] == (16, 80)
+    assert [row["parameter"] for row in result["bands"]] == pytest.approx([0.4, 1.2], rel=0.05)
+    assert all(abs(row["r_after"]) < 0.05 for row in result["bands"])
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(100.0)
+    calls = []
+    with pytest.raises(Cancelled):
+        topographic_run.run_topographic_correction(
+            image, scene["dem"], str(tmp_path / "cancelled.tif"), sun_azimuth=AZIMUTH,
+            sun_elevation=ELEVATION, illumination_path=str(tmp_path / "cancelled_cos.tif"),
+            block_size=16, monitor=Monitor(is_cancelled=lambda: calls.append(1) or len(calls) > 30))
+    assert not list(tmp_path.glob("*cancelled*"))
