@@ -12,6 +12,7 @@ from osgeo import gdal
 from core import topographic_run
 from core.errors import SoilMetalError
 from rasters import write_raster
+from scenes_support import write_like
 
 gdal.UseExceptions()
 
@@ -182,17 +183,7 @@ def test_real_sentinel2_and_dem_of_luxembourg(tmp_path):
     dn = source.ReadAsArray().astype(np.float64)
     names = [source.GetRasterBand(i).GetDescription() for i in range(1, source.RasterCount + 1)]
     reflectance = (dn - 1000.0) / 10000.0     # baseline >= 04.00 offset (see README.txt)
-    image = tmp_path / "s2_reflectance.tif"
-    out = gdal.GetDriverByName("GTiff").Create(str(image), source.RasterXSize, source.RasterYSize,
-                                               source.RasterCount, gdal.GDT_Float32)
-    out.SetGeoTransform(source.GetGeoTransform())
-    out.SetProjection(source.GetProjection())
-    for index in range(source.RasterCount):
-        band = out.GetRasterBand(index + 1)
-        band.WriteArray(np.where(np.isfinite(reflectance[index]), reflectance[index], -9999))
-        band.SetNoDataValue(-9999)
-        band.SetDescription(names[index])
-    out = None
+    image = write_like(source, reflectance, tmp_path / "s2_reflectance.tif", names)
     # 2024-08-24 about 10:30 UTC (Sentinel-2's overpass) at 49.8 N 6.1 E: the sun at ~153 / 49 deg.
     result = topographic_run.run_topographic_correction(
         str(image), str(TERRA / "terra_elev.tif"), str(tmp_path / "corrected.tif"), method="c",

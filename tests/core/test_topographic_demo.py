@@ -8,6 +8,7 @@ import pytest
 from osgeo import gdal
 
 from core import topographic_run
+from scenes_support import write_like
 from support import demo_data_dir
 
 gdal.UseExceptions()
@@ -21,17 +22,8 @@ def test_corrected_demo_bands_no_longer_follow_the_illumination(tmp_path, year):
     dn = source.ReadAsArray().astype(np.float64)
     reflectance = dn * 0.0000275 - 0.2          # Collection 2 Level-2 scaling, DN 0 = fill
     reflectance[dn == 0] = np.nan
-    image = tmp_path / "reflectance.tif"
-    out = gdal.GetDriverByName("GTiff").Create(str(image), source.RasterXSize, source.RasterYSize,
-                                               source.RasterCount, gdal.GDT_Float32)
-    out.SetGeoTransform(source.GetGeoTransform())
-    out.SetProjection(source.GetProjection())
-    for index in range(source.RasterCount):
-        band = out.GetRasterBand(index + 1)
-        band.WriteArray(np.where(np.isfinite(reflectance[index]), reflectance[index], -9999))
-        band.SetNoDataValue(-9999)
-        band.SetDescription(f"B{index + 1}")
-    out = None
+    image = write_like(source, reflectance, tmp_path / "reflectance.tif",
+                       [f"B{index + 1}" for index in range(source.RasterCount)])
     result = topographic_run.run_topographic_correction(
         str(image), str(folder / "dem_1arcsec.tif"), str(tmp_path / "corrected.tif"), method="c",
         sun_azimuth=sun["sun_azimuth_deg"], sun_elevation=sun["sun_elevation_deg"])
