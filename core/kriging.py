@@ -211,3 +211,96 @@ def krige(x, y, values, tx, ty, model, neighbours=DEFAULT_NEIGHBOURS, max_distan
           monitor=NULL_MONITOR):
     """(estimate, variance) (m,) of ordinary kriging from samples x, y, values (n,) at tx, ty."""
     return OrdinaryKriging(x, y, values, model, neighbours, max_distance, monitor).predict(tx, ty)
+
+
+def node_step(kriging, pixel_size):
+    """Pixels between the nodes where a map is kriged exactly (1: every pixel).
+
+    The kriged surface varies on the scale of the sample spacing (the neighbour sets change
+    there) and of the variogram's range; nodes a quarter of the median nearest-sample
+    distance apart, and at most a tenth of the range, resolve both. Between nodes the
+    estimate and the variance are interpolated bilinearly.
+    """
+    if kriging.x.size < 2:
+        return 1
+    distance, _ = kriging.tree.query(np.column_stack([kriging.x, kriging.y]), k=2)
+    spacing = min(float(np.median(distance[:, 1])) / 4.0, kriging.model.practical_range / 10.0)
+    return max(1, int(spacing // pixel_size))
+
+
+class KrigedSurface:
+    """An OrdinaryKriging evaluated on a raster grid window by window (block iterator windows).
+
+    geotransform: the grid's GDAL geotransform; to_metres: None when the grid's CRS is
+    projected in metres (the samples are in it), else a function (x, y) -> (x, y) in metres
+    applied to pixel centres (geographic_to_local_metres about the samples' centre, which the
+    samples went through too). step: node spacing in pixels (node_step); nodes sit on a
+    grid fixed to the raster, so adjacent windows agree on their shared edge.
+    """
+
+    def __init__(self, kriging, geotransform, width, height, step=1, to_metres=None):
+        self.kriging = kriging
+        self.gt = tuple(float(v) for v in geotransform)
+        self.width, self.height = int(width), int(height)
+        self.step = max(1, int(step))
+        self.to_metres = to_metres
+
+    def _centres(self, cols, rows):
+        """Map coordinates, in metres, of the centres of pixels (cols, rows) (same shape)."""
+        gt = self.gt
+        x = gt[0] + (cols + 0.5) * gt[1] + (rows + 0.5) * gt[2]
+        y = gt[3] + (cols + 0.5) * gt[4] + (rows + 0.5) * gt[5]
+        return (x, y) if self.to_metres is None else self.to_metres(x, y)
+
+    def _krige_pixels(self, cols, rows):
+        x, y = self._centres(cols.astype(float), rows.astype(float))
+        return self.kriging.predict(x, y)
+
+    def window(self, window, valid=None):
+        """(estimate, variance), each (ysize * xsize,) row-major, for a blocks.Window.
+
+        valid (ysize * xsize,) bool: pixels that need a value (others are NaN); with step 1
+        only those are kriged.
+        """
+        size = window.xsize * window.ysize
+        rows, cols = np.divmod(np.arange(size), window.xsize)
+        rows += window.yoff
+        cols += window.xoff
+        if self.step == 1:
+            estimate = np.full(size, np.nan)
+            variance = np.full(size, np.nan)
+            need = np.ones(size, dtype=bool) if valid is None else np.asarray(valid, bool)
+            if need.any():
+                estimate[need], variance[need] = self._krige_pixels(cols[need], rows[need])
+            return estimate, variance
+        node_cols, col_index, col_weight = self._axis(window.xoff, window.xsize, self.width)
+        node_rows, row_index, row_weight = self._axis(window.yoff, window.ysize, self.height)
+        grid_cols, grid_rows = np.meshgrid(node_cols, node_rows)
+        values = self._krige_pixels(grid_cols.ravel(), grid_rows.ravel())
+        out = []
+        for value in values:
+            nodes = value.reshape(node_rows.size, node_cols.size)
+            along = (nodes[:, col_index] * (1 - col_weight) + nodes[:, col_index + 1] * col_weight)
+            full = (along[row_index] * (1 - row_weight)[:, None]
+                    + along[row_index + 1] * row_weight[:, None])
+            full = full.ravel()
+            if valid is not None:
+                full[~np.asarray(valid, bool)] = np.nan
+            out.append(full)
+        return out[0], out[1]
+
+    def _axis(self, offset, size, extent):
+        """Node positions covering pixels offset..offset+size-1 along one axis, and for each
+        pixel the index of its left node and its weight towards the right one."""
+        last = extent - 1
+        first_node = (offset // self.step) * self.step
+        end = offset + size - 1
+        nodes = np.arange(first_node, end + self.step, self.step)
+        nodes = np.unique(np.minimum(nodes, last))
+        if nodes.size == 1:
+            nodes = np.array([nodes[0], nodes[0]])
+        pixels = np.arange(offset, offset + size)
+        index = np.clip(np.searchsorted(nodes, pixels, side="right") - 1, 0, nodes.size - 2)
+        span = nodes[index + 1] - nodes[index]
+        weight = np.where(span > 0, (pixels - nodes[index]) / np.where(span > 0, span, 1), 0.0)
+        return nodes, index, weight

@@ -170,3 +170,53 @@ def test_geographic_coordinates_to_metres():
 
     for i, j in ((0, 1), (0, 2), (1, 2)):
         assert math.hypot(x[i] - x[j], y[i] - y[j]) == pytest.approx(haversine(i, j), rel=2e-3)
+
+
+def surface_setup(n=30, seed=12, cell=30.0, width=160, height=130):
+    from core.kriging import KrigedSurface, node_step
+    sx, sy, values = sample_set(seed=seed, n=n, extent=width * cell)
+    sy = sy * height / width
+    model = VariogramModel("spherical", 0.05, 1.0, 2000.0)
+    kriger = OrdinaryKriging(sx, sy, values, model, neighbours=16)
+    gt = (0.0, cell, 0.0, height * cell, 0.0, -cell)
+    return kriger, gt, width, height, KrigedSurface, node_step(kriger, cell)
+
+
+def test_surface_step_one_is_kriging_at_pixel_centres():
+    from core.blocks import Window
+    kriger, gt, width, height, KrigedSurface, _ = surface_setup()
+    surface = KrigedSurface(kriger, gt, width, height, step=1)
+    window = Window(17, 30, 50, 40)
+    valid = np.random.default_rng(1).random(50 * 40) > 0.3
+    estimate, variance = surface.window(window, valid)
+    rows, cols = np.divmod(np.arange(50 * 40), 50)
+    x = gt[0] + (cols + 17 + 0.5) * gt[1]
+    y = gt[3] + (rows + 30 + 0.5) * gt[5]
+    expected, expected_var = kriger.predict(x[valid], y[valid])
+    np.testing.assert_allclose(estimate[valid], expected)
+    np.testing.assert_allclose(variance[valid], expected_var)
+    assert np.isnan(estimate[~valid]).all() and np.isnan(variance[~valid]).all()
+
+
+def test_surface_nodes_are_exact_windows_agree_and_interpolation_is_close():
+    from core.blocks import Window, iter_blocks
+    kriger, gt, width, height, KrigedSurface, step = surface_setup()
+    assert step > 1
+    exact = KrigedSurface(kriger, gt, width, height, step=1).window(Window(0, 0, width, height))
+    surface = KrigedSurface(kriger, gt, width, height, step=step)
+    whole = surface.window(Window(0, 0, width, height))
+    pieces = [np.full(width * height, np.nan), np.full(width * height, np.nan)]
+    for window in iter_blocks(width, height, block_size=37):
+        parts = surface.window(window)
+        rows, cols = np.divmod(np.arange(window.xsize * window.ysize), window.xsize)
+        flat = (rows + window.yoff) * width + cols + window.xoff
+        for piece, part in zip(pieces, parts):
+            piece[flat] = part
+    for piece, full in zip(pieces, whole):
+        np.testing.assert_allclose(piece, full, rtol=1e-10, atol=1e-12)
+    grid = np.arange(width * height).reshape(height, width)
+    nodes = grid[::step, ::step].ravel()
+    np.testing.assert_allclose(whole[0][nodes], exact[0][nodes], atol=1e-10)
+    error = whole[0] - exact[0]
+    assert np.sqrt(np.mean(error ** 2)) < 0.05 * np.std(exact[0])
+    assert np.sqrt(np.mean((whole[1] - exact[1]) ** 2)) < 0.05 * np.std(exact[1]) + 1e-3
