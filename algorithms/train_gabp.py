@@ -93,7 +93,8 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
                             ("CV_RMSE", "Cross-validated RMSE (mg/kg)"),
                             ("CV_MRE", "Cross-validated MRE"), ("CV_R2", "Cross-validated R2"),
                             ("MEAN_CV_RMSE", "Cross-validated RMSE of the training mean (mg/kg)"),
-                            ("MLR_CV_RMSE", "Cross-validated RMSE of linear regression (mg/kg)")):
+                            ("MLR_CV_RMSE", "Cross-validated RMSE of linear regression (mg/kg)"),
+                            ("RK_CV_RMSE", "Cross-validated RMSE of model + kriged residuals (mg/kg)")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def execute(self, parameters, context, feedback):

@@ -23,6 +23,7 @@ from .cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
 from .cv_transfer_report import (recommended_model, transfer_cv_summary, transfer_lead_notes,
                                  transfer_cv_section, transfer_cv_figure_data, beta_rows)
 from .cv_report import cv_figure_data, cv_lead_note, cv_section, cv_summary, log_cv_result
+from .kriging_report import kriging_record, kriging_section, kriging_summary, log_kriging_result
 from .errors import SoilMetalError
 from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, train_gabp
 from .metrics import regression_metrics
@@ -343,7 +344,8 @@ class TrainingRun:
         validation = self.metrics["validation"]
         return {"RMSE": validation["RMSE"], "MRE": validation["MRE"], "R2": validation["R2"],
                 "MAE": validation["MAE"], "N_TRAIN": int(self.split.train.size),
-                "N_VALIDATION": int(self.split.validation.size), **cv_summary(self.model.cv)}
+                "N_VALIDATION": int(self.split.validation.size), **cv_summary(self.model.cv),
+                **kriging_summary(self.model)}
 
 
 def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, field="",
@@ -413,6 +415,8 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
         model.cv = cross_validate_gabp(x, y, np.column_stack([table.x, table.y]), names,
                                        settings, cv, folds, cv_monitor, label)
         log_cv_result(model.cv, monitor)
+        model.cv["kriging"] = kriging_record(model)[0]
+        log_kriging_result(model, monitor)
         predictions["cv_fold"] = model.cv["fold"]
         predictions["cv_predicted"] = model.cv["prediction"]
     return TrainingRun(model, prepared, split, settings, float(validation_fraction), field,
@@ -529,6 +533,7 @@ def build_training_report(run):
     report.figure(predicted_vs_measured(sets, title=f"{title_metal}: predicted vs measured"),
                   caption="Predicted vs measured content; the dashed line is 1:1")
     cv_section(report, model.cv, model.samples, model.log_target)
+    kriging_section(report, model)
 
     _ensemble_section(report, run)
 

@@ -209,6 +209,10 @@ def test_cross_validation_outputs_match_the_model_file(run_alg, tmp_path, survey
     assert np.isfinite(result["MLR_CV_RMSE"]) and np.isfinite(result["CV_R2"])
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Cross-validated (random k-fold, 4 folds, 58 samples)" in html
+    kriging = model.cv["kriging"]       # regression kriging judged by the same folds
+    assert result["RK_CV_RMSE"] == pytest.approx(kriging["metrics"]["RMSE"], rel=1e-12)
+    assert kriging["structure"] or result["RK_CV_RMSE"] == result["CV_RMSE"]
+    assert "Residual kriging (regression kriging)" in html
 
 
 def test_folds_above_the_sample_count_name_the_fix(run_alg, tmp_path, survey):
@@ -218,3 +222,4 @@ def test_folds_above_the_sample_count_name_the_fix(run_alg, tmp_path, survey):
     assert not (tmp_path / "model.json").exists()
     result = run_alg("traingabp", params(survey, tmp_path, CV=0))
     assert np.isnan(result["CV_RMSE"]) and load_model(result["OUTPUT_MODEL"]).cv is None
+    assert np.isnan(result["RK_CV_RMSE"])

@@ -143,7 +143,7 @@ def test_training_report_and_outputs(tmp_path):
     expected = [rmse(m, y[run.split.validation]) for m in members]
     np.testing.assert_allclose(run.member_rmse["validation RMSE"], expected, rtol=1e-12)
     html = build_training_report(run).to_html()
-    assert html.count("<img") == 5   # + the out-of-fold figure (cross-validation)
+    assert html.count("<img") == 6   # + the out-of-fold figure (CV) and the residual variogram
     for text in ("GONE", "S999", "above the upper fence", "Validation, predicting the training mean",
                  "GA-BP model for Pb", "relative"):
         assert text in html, text
