@@ -28,6 +28,8 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     COVERAGE = "COVERAGE"
     THRESHOLD = "THRESHOLD"
     AOA_MASK = "AOA_MASK"
+    RESIDUAL_KRIGING = "RESIDUAL_KRIGING"
+    KRIGING_NEIGHBOURS = "KRIGING_NEIGHBOURS"
     OUTPUT = "OUTPUT"
     OUTPUT_UNCERTAINTY = "OUTPUT_UNCERTAINTY"
     OUTPUT_LOWER = "OUTPUT_LOWER"
@@ -35,6 +37,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     OUTPUT_EXCEEDANCE = "OUTPUT_EXCEEDANCE"
     OUTPUT_AOA = "OUTPUT_AOA"
     OUTPUT_EXTRAPOLATION = "OUTPUT_EXTRAPOLATION"
+    OUTPUT_KRIGED_RESIDUAL = "OUTPUT_KRIGED_RESIDUAL"
     COVERAGE_RANGE = (0.01, 0.999)
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
@@ -51,6 +54,13 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterBoolean(
             self.AOA_MASK, self.tr("Set pixels outside the area of applicability to nodata"),
             defaultValue=False))
+        self.add_parameter(QgsProcessingParameterBoolean(
+            self.RESIDUAL_KRIGING, self.tr("Add the kriged residuals (regression kriging)"),
+            defaultValue=False))
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.KRIGING_NEIGHBOURS, self.tr("Kriging neighbours (nearest samples)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=16, minValue=1, maxValue=256),
+            advanced=True)
         self.add_parameter(QgsProcessingParameterEnum(
             self.EXTRAPOLATION, self.tr("Extrapolation guard"),
             options=[self.tr(label) for label in EXTRAPOLATION_LABELS], defaultValue=2), advanced=True)
@@ -61,7 +71,8 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         for name, label in ((self.OUTPUT_LOWER, "Lower bound of the prediction interval"),
                             (self.OUTPUT_UPPER, "Upper bound of the prediction interval"),
                             (self.OUTPUT_AOA, "Area of applicability: dissimilarity index"),
-                            (self.OUTPUT_EXCEEDANCE, "Probability of exceeding THRESHOLD")):
+                            (self.OUTPUT_EXCEEDANCE, "Probability of exceeding THRESHOLD"),
+                            (self.OUTPUT_KRIGED_RESIDUAL, "Kriged residual (the surface added)")):
             self.add_parameter(QgsProcessingParameterRasterDestination(
                 name, self.tr(label), optional=True, createByDefault=False))
         self.add_parameter(QgsProcessingParameterRasterDestination(
@@ -96,7 +107,8 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         companions = {name: self.parameterAsOutputLayer(parameters, name, context) or None
                       for name in (self.OUTPUT_UNCERTAINTY, self.OUTPUT_EXTRAPOLATION, self.OUTPUT_LOWER,
-                                   self.OUTPUT_UPPER, self.OUTPUT_EXCEEDANCE, self.OUTPUT_AOA)}
+                                   self.OUTPUT_UPPER, self.OUTPUT_EXCEEDANCE, self.OUTPUT_AOA,
+                                   self.OUTPUT_KRIGED_RESIDUAL)}
         mode = EXTRAPOLATION_MODES[self.parameterAsEnum(parameters, self.EXTRAPOLATION, context)]
         summary = predict_map(
             model, sources, output, companions[self.OUTPUT_UNCERTAINTY], companions[self.OUTPUT_EXTRAPOLATION],
@@ -105,7 +117,10 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             exceedance_path=companions[self.OUTPUT_EXCEEDANCE],
             threshold=self.optional_number(parameters, self.THRESHOLD, context),
             aoa_path=companions[self.OUTPUT_AOA],
-            aoa_mask=self.parameterAsBoolean(parameters, self.AOA_MASK, context))
+            aoa_mask=self.parameterAsBoolean(parameters, self.AOA_MASK, context),
+            residual_kriging=self.parameterAsBoolean(parameters, self.RESIDUAL_KRIGING, context),
+            kriging_neighbours=self.parameterAsInt(parameters, self.KRIGING_NEIGHBOURS, context),
+            kriged_path=companions[self.OUTPUT_KRIGED_RESIDUAL])
         metal = model.metal or "Content"
         style_content_output(context, output, metal, "content")
         results = {self.OUTPUT: output, "PIXELS_MAPPED": summary["pixels_mapped"],

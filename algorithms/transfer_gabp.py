@@ -108,7 +108,8 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
                             ("MEAN_CV_RMSE", "Training mean cross-validated RMSE (mg/kg)"),
                             ("MLR_CV_RMSE", "Linear regression cross-validated RMSE (mg/kg)"),
                             ("BASELINE_CV_RMSE", "GA-BP from scratch cross-validated RMSE (mg/kg)"),
-                            ("SOURCE_CV_RMSE", "Source model unchanged cross-validated RMSE (mg/kg)")):
+                            ("SOURCE_CV_RMSE", "Source model unchanged cross-validated RMSE (mg/kg)"),
+                            ("RK_CV_RMSE", "Tr-GA-BP + kriged residuals cross-validated RMSE (mg/kg)")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
         self.addOutput(QgsProcessingOutputString(self.VERDICT, self.tr(
             "Verdict: helps, negative or no detectable difference")))

@@ -9,7 +9,10 @@ The record, computed from a model's out-of-fold residuals (SCHEMA.md model.cv):
    "variogram_source": "target" | "source-rescaled",
    "empirical": {np, dist, gamma, cutoff, width} or None,
    "coordinates": "projected" | "geographic",   # how distances in metres were obtained
-   "neighbours": int, "metrics": {...} (RK CV metrics), "note": str}
+   "neighbours": int, "metrics": {...} (RK CV metrics),
+   "kriged": [...], "variance": [...],   # per sample: out-of-fold kriged residual and kriging
+                                         # variance (model scale; None where not kriged)
+   "note": str}
 """
 
 import numpy as np
@@ -84,8 +87,28 @@ def _record(x, y, kind, samples, cv, residual, log_target, neighbours, source_va
               "structure": structure, "variogram_source": variogram_source,
               "empirical": empirical, "coordinates": kind, "neighbours": int(neighbours),
               "metrics": result.metrics if structure else dict(cv["metrics"]),
+              "kriged": [float(v) for v in result.kriged_residual],
+              "variance": [float(v) for v in result.variance],
               "note": "; ".join([note] + result.notes).strip("; ")}
     return record, result
+
+
+# Below this many target samples a transferred model borrows the source survey's variogram
+# (sill rescaled to the target residuals) rather than fitting its own: see README,
+# "Regression kriging on Meuse" (bench/real_data_meuse_kriging.py, table 2).
+BORROW_BELOW = 30
+
+
+def transfer_kriging_record(model, source, neighbours=DEFAULT_NEIGHBOURS):
+    """kriging_record of a transferred model: with the source model's variogram rescaled when
+    there are fewer than BORROW_BELOW target samples and the source has a structured one."""
+    source_record = stored_record(source) if source.cv is not None else None
+    borrow = (len(model.samples["x"]) < BORROW_BELOW and source_record is not None
+              and source_record["structure"] and source_record.get("variogram") is not None)
+    if not borrow:
+        return kriging_record(model, neighbours)
+    return kriging_record(model, neighbours, VariogramModel.from_dict(source_record["variogram"]),
+                          "source-rescaled")
 
 
 def stored_record(model):

@@ -23,7 +23,8 @@ from .cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
 from .cv_transfer_report import (recommended_model, transfer_cv_summary, transfer_lead_notes,
                                  transfer_cv_section, transfer_cv_figure_data, beta_rows)
 from .cv_report import cv_figure_data, cv_lead_note, cv_section, cv_summary, log_cv_result
-from .kriging_report import kriging_record, kriging_section, kriging_summary, log_kriging_result
+from .kriging_report import (kriging_record, kriging_section, kriging_summary, log_kriging_result,
+                             transfer_kriging_record)
 from .errors import SoilMetalError
 from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, train_gabp
 from .metrics import regression_metrics
@@ -685,7 +686,7 @@ class TransferRun:
         return {"RMSE": tr["RMSE"], "MRE": tr["MRE"], "MAE": tr["MAE"], "R2": tr["R2"],
                 "BETA": float(np.median(self.model.provenance["beta"])),
                 "VERDICT": self.verdict.get("verdict", "no detectable difference"),
-                **transfer_cv_summary(self),
+                **transfer_cv_summary(self), **kriging_summary(self.model),
                 "BASELINE_RMSE": base["RMSE"], "BASELINE_MRE": base["MRE"],
                 "SOURCE_RMSE": source["RMSE"], "SOURCE_MRE": source["MRE"],
                 "N_TRAIN": int(self.split.train.size),
@@ -796,6 +797,8 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
                              baselines, source.log_target)
         baseline.cv = cv_record(cv_result["scheme"], cv_result["labels"], y, oof["GA-BP"],
                                 baselines, source.log_target)
+        model.cv["kriging"] = transfer_kriging_record(model, source)[0]
+        baseline.cv["kriging"] = kriging_record(baseline)[0]
         for name in ("Tr-GA-BP", "GA-BP", "Source"):
             frame[f"cv_predicted_{name}"] = oof[name]
         frame["cv_fold"] = cv_result["labels"]
@@ -877,6 +880,7 @@ def build_transfer_report(run):
                  caption=f"Estimation error on the {split.validation.size} target validation "
                          f"samples (not used for retraining); MRE as a fraction and in %")
     transfer_cv_section(report, run)
+    kriging_section(report, run.model, "Tr-GA-BP")
     report.heading("Beta of every network")
     report.paragraph(f"BETA (returned) is the median of the networks' betas: "
                      f"{format_number(float(np.median(model.provenance['beta'])))}.")

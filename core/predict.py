@@ -7,6 +7,8 @@ from .blocks import iter_blocks
 from .aoa import ApplicabilityReference
 from .errors import SoilMetalError
 from .intervals import check_coverage, check_threshold, distribution_of
+from .kriging_map import map_kriging
+from .model_file import require_cv
 from .monitor import NULL_MONITOR
 from .network import minmax_invert, unpack
 from .sampling import catalogue_factors, resolve_factors
@@ -164,7 +166,7 @@ def _companion_outputs(model, paths, coverage, threshold):
 def predict_map(model, sources, output_path, uncertainty_path=None, extrapolation_path=None,
                 extrapolation="aoa", monitor=NULL_MONITOR, block_size=1024, *, lower_path=None,
                 upper_path=None, coverage=0.9, exceedance_path=None, threshold=None, aoa_path=None,
-                aoa_mask=False):
+                aoa_mask=False, residual_kriging=False, kriging_neighbours=16, kriged_path=None):
     """Write the model's content map and its companions on the grid of the first factor raster;
     returns a summary dict. Companions (each optional): ensemble spread, count of factors outside
     the training ranges, prediction interval bounds for `coverage` (core/intervals.py), P(content >
@@ -172,12 +174,17 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
     pixels outside the training ranges), 'mask' (set them to nodata), 'aoa' (report the share
     outside the area of applicability when the model supports it, else as 'keep'); aoa_mask sets
     pixels outside the AOA to nodata. A pixel nodata in the content map is nodata in every
-    companion; contents below 0 mg/kg are clamped to 0 and counted."""
+    companion; contents below 0 mg/kg are clamped to 0 and counted. residual_kriging adds the
+    ordinary kriging of the model's out-of-fold residuals (core/kriging_map.py) on the model's
+    scale, and the intervals and exceedance become those of regression kriging; kriged_path
+    writes the added surface."""
     if extrapolation not in EXTRAPOLATION_MODES:
         raise SoilMetalError(f"Unknown extrapolation mode '{extrapolation}'.")
     paths = {"content": output_path, "spread": uncertainty_path, "outside": extrapolation_path,
-             "lower": lower_path, "upper": upper_path, "exceedance": exceedance_path, "aoa": aoa_path}
+             "lower": lower_path, "upper": upper_path, "exceedance": exceedance_path, "aoa": aoa_path,
+             "kriged": kriged_path}
     distribution, bands = _companion_outputs(model, paths, coverage, threshold)
+    kriging = _residual_kriging(model, residual_kriging, kriging_neighbours, kriged_path, bands, monitor)
     catalogue = catalogue_factors(sources)
     wanted = resolve_factors(catalogue, model.factor_names)
     reference = _applicability(model, extrapolation, bool(aoa_path or aoa_mask), monitor)
@@ -185,6 +192,10 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
         bands["aoa"][1].update({"AOA_THRESHOLD": f"{reference.threshold:.6g}",
                                 "AOA_WEIGHTS": reference.describe_weights()})
     grid = raster_io.raster_info(sources[0].path, sources[0].layer_name)
+    if kriging:
+        kriging = map_kriging(model, grid, kriging_neighbours, monitor)
+        if kriging is not None and distribution is not None:
+            distribution = kriging.distribution("Prediction intervals and exceedance")
     views, temporary = _grid_views(wanted, grid, monitor)
     by_view = {}
     for column, factor in enumerate(wanted):
@@ -216,6 +227,13 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             valid = np.isfinite(pixels).all(axis=0)
             # NaN (nodata) pixels come out of the networks as NaN: no masking copy is needed.
             content, spread, centre = pixel_model.predict_with_centre(pixels)
+            block_distribution = distribution
+            if kriging:     # the kriged residual joins on the model's scale
+                kriged, kriging_sd = kriging.window(window, valid)
+                centre = centre + kriged
+                content = np.exp(centre) if model.log_target else centre.copy()
+                if distribution is not None:
+                    block_distribution = distribution.bind(kriging_sd)
             broken = valid & ~np.isfinite(content)
             if broken.any():
                 raise SoilMetalError(
@@ -226,6 +244,8 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             extrapolated = valid & (outside > 0)
             masked = extrapolated if extrapolation == "mask" else np.zeros_like(valid)
             blocks = {"outside": np.where(valid, outside, np.nan)} if "outside" in writers else {}
+            if "kriged" in writers:
+                blocks["kriged"] = kriged if kriging else np.where(valid, 0.0, np.nan)
             if reference is not None:
                 blocks["aoa"] = reference.dissimilarity(pixels)
                 beyond = valid & (blocks["aoa"] > reference.threshold)
@@ -242,10 +262,10 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             spread[~written] = np.nan
             blocks.update(content=content, spread=spread)
             if "lower" in writers or "upper" in writers:
-                blocks["lower"], blocks["upper"] = distribution.interval(centre, coverage)
+                blocks["lower"], blocks["upper"] = block_distribution.interval(centre, coverage)
             if "exceedance" in writers:
-                blocks["exceedance"] = distribution.exceedance(centre, threshold)
-            for kind in ("lower", "upper", "exceedance"):
+                blocks["exceedance"] = block_distribution.exceedance(centre, threshold)
+            for kind in ("lower", "upper", "exceedance", "kriged"):
                 if kind in blocks:
                     blocks[kind][~written] = np.nan
             counts["valid"] += int(valid.sum())
@@ -267,6 +287,23 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
         for view in temporary:
             raster_io.delete_vsimem(view)
     return _report(counts, lowest, grid, extrapolation, aoa_mask, reference, wanted, monitor)
+
+
+def _residual_kriging(model, asked, neighbours, kriged_path, bands, monitor):
+    """True when the map is to be kriged (checked before any pixel is read); adds the band of
+    OUTPUT_KRIGED_RESIDUAL."""
+    if kriged_path and not asked:
+        raise SoilMetalError("OUTPUT_KRIGED_RESIDUAL is the surface residual kriging adds: set "
+                             "RESIDUAL_KRIGING to true, or leave OUTPUT_KRIGED_RESIDUAL empty.")
+    if not asked:
+        return False
+    require_cv(model, "residual kriging (RESIDUAL_KRIGING)")
+    scale = "log(mg/kg)" if model.log_target else "mg/kg"
+    bands["kriged"] = (f"{metal_label(model)} kriged residual ({scale})",
+                       {"UNITS": scale, "NEIGHBOURS": int(neighbours),
+                        "METHOD": "ordinary kriging of the out-of-fold residuals, added on the "
+                                  "model's scale"})
+    return True
 
 
 def _refuse_empty_map(counts, extrapolation, aoa_mask):

@@ -196,3 +196,41 @@ def test_intervals_aoa_and_exceedance_outputs(run_alg, tmp_path, model_and_facto
     band = ds.GetRasterBand(1)
     written = (band.ReadAsArray() != band.GetNoDataValue()).sum()
     assert masked["PIXELS_MAPPED"] == written == int(np.sum(values["OUTPUT_AOA"][1:] <= threshold))
+
+
+def test_residual_kriging_adds_the_kriged_surface(run_alg, tmp_path, model_and_factors):
+    from soilmetal.core.kriging_report import kriging_record
+    from soilmetal.core.variogram import VariogramModel
+    from rasters import wkt
+    _, factors, model, stack = model_and_factors
+    rng = np.random.default_rng(12)
+    n = 80
+    x, y = rng.uniform(300000, 301500, n), rng.uniform(3728800, 3730000, n)
+    h = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    field = np.linalg.cholesky(VariogramModel("exponential", 0, 100.0, 300.0).covariance(h)
+                               + 1e-9 * np.eye(n)) @ rng.normal(size=n)
+    model = model_with_cv(model, rng, n)
+    model.samples["x"], model.samples["y"], model.samples["crs"] = list(x), list(y), wkt(32649)
+    model.cv["residual"] = list(field)
+    model.cv["prediction"] = list(np.asarray(model.samples["observed"]) - field)
+    model.cv["metrics"] = {"RMSE": float(np.sqrt(np.mean(field ** 2)))}
+    model.cv["kriging"] = kriging_record(model)[0]
+    assert model.cv["kriging"]["structure"]
+    path = tmp_path / "rk_model.json"
+    save_model(model, str(path))
+    plain = run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors],
+                                       "OUTPUT": str(tmp_path / "plain.tif")})
+    kriged = run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors], "RESIDUAL_KRIGING": True,
+                                        "KRIGING_NEIGHBOURS": 8, "OUTPUT": str(tmp_path / "rk.tif"),
+                                        "OUTPUT_KRIGED_RESIDUAL": str(tmp_path / "added.tif")})
+    values = {}
+    for name, file in (("plain", plain["OUTPUT"]), ("rk", kriged["OUTPUT"]),
+                       ("added", kriged["OUTPUT_KRIGED_RESIDUAL"])):
+        ds = gdal.Open(file)
+        values[name] = ds.GetRasterBand(1).ReadAsArray().astype(float).ravel()[1:]
+    np.testing.assert_allclose(values["rk"], np.maximum(values["plain"] + values["added"], 0),
+                               rtol=1e-4, atol=1e-3)
+    assert np.std(values["added"]) > 1.0
+    with pytest.raises(QgsProcessingException, match="set RESIDUAL_KRIGING to true"):
+        run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors], "OUTPUT": str(tmp_path / "x.tif"),
+                                   "OUTPUT_KRIGED_RESIDUAL": str(tmp_path / "y.tif")})

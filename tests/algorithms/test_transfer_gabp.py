@@ -236,3 +236,5 @@ def test_cross_validated_verdict_outputs_and_baseline_model(run_alg, tmp_path, s
     html = (tmp_path / "cv.html").read_text(encoding="utf-8")
     assert "Model to map with:" in html and "Cross-validated comparison on all target" in html
     assert html.index("Model to map with:") < html.index("Settings")
+    assert result["RK_CV_RMSE"] == pytest.approx(model.cv["kriging"]["metrics"]["RMSE"], rel=1e-12)
+    assert "kriging" in scratch.cv and "Residual kriging (regression kriging)" in html

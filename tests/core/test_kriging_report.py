@@ -112,3 +112,19 @@ def test_geographic_samples_are_kriged_in_metres():
     record, _ = kriging_record(model)
     assert record["coordinates"] == "geographic"
     assert 100 < record["variogram"]["range"] < 5000        # metres, not degrees
+
+
+def test_transfer_with_few_target_samples_borrows_the_source_variogram():
+    from core.kriging_report import transfer_kriging_record
+    source = model_with_cv(n=120)
+    source.cv["kriging"] = kriging_record(source)[0]
+    assert source.cv["kriging"]["structure"]
+    target = model_with_cv(n=24, seed=7)
+    record, _ = transfer_kriging_record(target, source)
+    assert record["variogram_source"] == "source-rescaled" and record["p_value"] is None
+    borrowed = VariogramModel.from_dict(record["variogram"])
+    source_vgm = VariogramModel.from_dict(source.cv["kriging"]["variogram"])
+    assert borrowed.range == source_vgm.range
+    assert borrowed.sill == pytest.approx(np.var(target.cv["residual"], ddof=1))
+    many = model_with_cv(n=60, seed=9)
+    assert transfer_kriging_record(many, source)[0]["variogram_source"] == "target"
