@@ -7,7 +7,10 @@
   six bands used, write the same number of Float32 bands);
 - topographiccorrection (C-correction, two block passes) of the full 7-band scene with a DEM on
   its grid, against a floor that reads the seven bands and the DEM and writes seven bands;
-- GA-BP training at the paper's setting, the ensemble's cost per member, and the transfer.
+- GA-BP training at the paper's setting, the ensemble's cost per member, and the transfer;
+- predictcontent with RESIDUAL_KRIGING (1,000 samples with cross-validated residuals, 16
+  neighbours) against predictcontent without it, and the kriging kernel alone on 1,000,000
+  pixels (goal: at most 2 x the time without kriging, peak memory under 1 GB).
 
 Each measured run is its own process, so its peak memory (max RSS) is its own.
 """
@@ -111,6 +114,43 @@ def make_dem(folder):
     return dem
 
 
+KRIGING_SAMPLES = 1000
+
+
+def make_kriging_model(folder, model_path):
+    """(Once) the benchmark model with 1,000 samples over the scene and cross-validated residuals
+    holding a smooth spatial field, as traingabp writes them (samples, cv, cv['kriging'])."""
+    import numpy as np
+    from core.cv import baseline_oof
+    from core.cv_gabp import cv_record, samples_record
+    from core.kriging_report import kriging_record
+    from core.model_file import load_model, save_model
+    path = folder / "model_rk.json"
+    if path.exists():
+        return path
+    model = load_model(str(model_path))
+    rng = np.random.default_rng(2)
+    n = KRIGING_SAMPLES
+    x = rng.uniform(200000.0, 200000.0 + 30.0 * WIDTH, n)
+    y = rng.uniform(3800000.0 - 30.0 * HEIGHT, 3800000.0, n)
+    factors = rng.normal(0, 100, (n, len(FACTOR_NAMES)))
+    prediction = model.predict(factors)[0]
+    residual = (6 * np.sin(x / 9000.0) * np.cos(y / 7000.0) + 4 * np.sin((x + y) / 15000.0)
+                + rng.normal(0, 2, n))
+    observed = np.maximum(prediction + residual, 0.1)
+    labels = np.arange(n) % 5
+    from osgeo import osr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32649)
+    model.samples = samples_record(srs.ExportToWkt(), [str(i) for i in range(n)], x, y, factors,
+                                   observed, ["train"] * n)
+    model.cv = cv_record("random", labels, observed, prediction,
+                         baseline_oof(factors, observed, labels, False), False)
+    model.cv["kriging"] = kriging_record(model)[0]
+    save_model(model, str(path))
+    return path
+
+
 def measure(task, *args):
     """Run `python run_bench.py --task TASK ARGS` in a child; (wall seconds, peak MiB, its JSON output)."""
     started = time.perf_counter()
@@ -185,6 +225,32 @@ def task_predict(model, factors, output):
     report({"pixels_mapped": summary["pixels_mapped"]})
 
 
+def task_predict_rk(model, factors, output):
+    """predictcontent's core on the full scene with RESIDUAL_KRIGING (16 neighbours)."""
+    from core.model_file import load_model
+    from core.predict import predict_map
+    from core.sampling import FactorSource
+    summary = predict_map(load_model(str(model)), [FactorSource(str(factors))], str(output),
+                          residual_kriging=True, kriging_neighbours=16)
+    report({"pixels_mapped": summary["pixels_mapped"]})
+
+
+def task_kriging_kernel():
+    """Ordinary kriging alone: 1,000,000 pixel centres (a 1000 x 1000 block of 30 m pixels),
+    1,000 samples, 16 neighbours, every pixel exact; CPU seconds too."""
+    import numpy as np
+    from core.kriging import OrdinaryKriging
+    from core.variogram import VariogramModel
+    rng = np.random.default_rng(0)
+    sx, sy = rng.uniform(0, 30000.0, KRIGING_SAMPLES), rng.uniform(0, 30000.0, KRIGING_SAMPLES)
+    kriging = OrdinaryKriging(sx, sy, rng.normal(size=KRIGING_SAMPLES),
+                              VariogramModel("spherical", 0.1, 0.9, 3000.0), 16)
+    gx, gy = np.meshgrid((np.arange(1000) + 0.5) * 30.0, (np.arange(1000) + 0.5) * 30.0)
+    started, cpu = time.perf_counter(), time.process_time()
+    kriging.predict(gx.ravel(), gy.ravel())
+    report({"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu})
+
+
 def task_indices(landsat, output):
     """spectralindices' core on the full scene (all 15 factors)."""
     from core.indices import Scale, run_spectral_indices
@@ -241,7 +307,8 @@ def main():
     if args.task:
         {"floor": task_floor, "predict": task_predict, "indices": task_indices,
          "topographic": task_topographic, "floor_topographic": task_floor_topographic,
-         "training": task_training}[args.task](*args.args)
+         "training": task_training, "predict_rk": task_predict_rk,
+         "kriging_kernel": task_kriging_kernel}[args.task](*args.args)
         return
     work = pathlib.Path(args.work)
     print("Preparing full-scene inputs (once) ...", flush=True)
@@ -262,6 +329,11 @@ def main():
                                    ("topographic", (landsat, dem, work / "topo.tif")))
     rows.append(("topographiccorrection, 7,801 x 7,681, 7 UInt16 bands + DEM -> 7 bands", topographic,
                  floor_t))
+    print("predictcontent with RESIDUAL_KRIGING vs without ...", flush=True)
+    model_rk = make_kriging_model(work, model)
+    plain, kriged = best_of(ROUNDS, ("predict", (model_rk, factors, work / "content.tif")),
+                            ("predict_rk", (model_rk, factors, work / "content_rk.tif")))
+    _, kernel_peak, kernel = measure("kriging_kernel")
     print("training and transfer ...", flush=True)
     _, _, training = measure("training")
     lines = ["# Benchmarks", "",
@@ -279,6 +351,16 @@ def main():
     for label, (seconds, peak, _), (floor_seconds, floor_peak, _) in rows:
         lines.append(f"| {label} | {seconds:.1f} | {floor_seconds:.1f} | {seconds / floor_seconds:.2f} | "
                      f"{peak:.0f} | {floor_peak:.0f} |")
+    lines += ["", "## Residual kriging", "",
+              f"predictcontent on the same scene and model with {KRIGING_SAMPLES:,} samples whose "
+              "cross-validated residuals hold a spatial field, RESIDUAL_KRIGING on (16 neighbours), "
+              "against the same run without it. Goal: at most 2 x, peak memory under 1 GB.", "",
+              "| pass | wall time (s) | without kriging (s) | ratio | peak memory (MiB) |",
+              "|---|---|---|---|---|",
+              f"| predictcontent + RESIDUAL_KRIGING, 7,801 x 7,681 | {kriged[0]:.1f} | {plain[0]:.1f} | "
+              f"{kriged[0] / plain[0]:.2f} | {kriged[1]:.0f} |",
+              f"| kriging kernel alone, 1,000,000 pixels, every pixel exact | {kernel['seconds']:.1f} "
+              f"(CPU {kernel['cpu_seconds']:.1f}) | | | {kernel_peak:.0f} |"]
     lines += ["", "## Training and transfer", "", "| figure | seconds |", "|---|---|"]
     training.pop("peak_mib", None)
     for key, value in training.items():
