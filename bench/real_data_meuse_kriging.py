@@ -227,7 +227,7 @@ def main():
         sources = build_factor_rasters(pathlib.Path(folder))
         prepared = {metal: prepared_samples(sources, metal, csv) for metal in METALS}
     print(f"Meuse: {len(prepared['copper'].table)} samples, factors {', '.join(FACTORS)}, "
-          f"{FOLDS}-fold random CV, GA-BP ENSEMBLE {ENSEMBLE} with LOG_TARGET, "
+          f"{FOLDS}-fold CV ({args.schemes}), GA-BP ENSEMBLE {ENSEMBLE} with LOG_TARGET, "
           f"{NEIGHBOURS} kriging neighbours, seeds {len(seeds)}. RMSE in mg/kg, medians over seeds.\n")
     print("### CV RMSE of the model and of model + kriged residuals\n")
     residuals = None
