@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
-from .compat import NUMBER_DOUBLE, SOURCE_RASTER
+from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
 from ..core.errors import SoilMetalError
 from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
@@ -59,7 +59,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             defaultValue=False))
         self.add_parameter(QgsProcessingParameterNumber(
             self.KRIGING_NEIGHBOURS, self.tr("Kriging neighbours (nearest samples)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=16, minValue=1, maxValue=256),
+            NUMBER_INTEGER, defaultValue=16, minValue=1, maxValue=256),
             advanced=True)
         self.add_parameter(QgsProcessingParameterEnum(
             self.EXTRAPOLATION, self.tr("Extrapolation guard"),

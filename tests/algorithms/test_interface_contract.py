@@ -18,14 +18,9 @@ SECOND_ROUND = "### Added in the second round"
 
 # Not implemented yet: "algorithm" (a whole algorithm) or "algorithm.NAME" -> the issue adding it.
 PENDING = {
-    "traingabp.RK_CV_RMSE": 10,
-    "transfergabp.RK_CV_RMSE": 10,
     "evaluatemodel.INCLUDE_TRAINING": 9,
     "evaluatemodel.N_EXCLUDED": 9,
     "evaluatemodel.COVERAGE": 9,
-    "predictcontent.RESIDUAL_KRIGING": 10,
-    "predictcontent.KRIGING_NEIGHBOURS": 10,
-    "predictcontent.OUTPUT_KRIGED_RESIDUAL": 10,
     "contentstatistics.THRESHOLD": 9,
     "contentstatistics.AOA": 9,
 }
