@@ -9,6 +9,8 @@ from qgis.PyQt.QtGui import QIcon
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 ICON_PATH = os.path.join(PLUGIN_DIR, "icons", "soilmetal.svg")
 MODELS_DIR = os.path.join(PLUGIN_DIR, "models")
+MODEL_TAGS = ("workflow", "graphical model", "Tr-GA-BP", "transfer learning", "GA-BP", "neural network",
+              "Landsat", "DEM", "content map")
 
 
 def _version():
@@ -18,6 +20,23 @@ def _version():
             if line.startswith("version="):
                 return line.split("=", 1)[1].strip()
     return ""
+
+
+class ShippedModel(QgsProcessingModelAlgorithm):
+    """A graphical model shipped with the plugin: QGIS's own rich help in the toolbox, plain text
+    in qgis_process and scripts (QGIS 3.22 prints a model's help there as raw HTML)."""
+
+    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+        from .algorithms.help_render import render_model_text, rich_help_wanted
+        return super().shortHelpString() if rich_help_wanted() else render_model_text(self)
+
+    def helpUrl(self):  # noqa: N802 (QGIS API name)
+        from .algorithms.help_render import help_url
+        return super().helpUrl() or help_url()
+
+    def tags(self):
+        from .algorithms.help_render import search_tags
+        return search_tags(MODEL_TAGS, self)
 
 
 class SoilMetalProvider(QgsProcessingProvider):
@@ -58,6 +77,6 @@ class SoilMetalProvider(QgsProcessingProvider):
         if QgsApplication.processingRegistry().providerById(self.id()) is not self:
             return
         for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
-            model = QgsProcessingModelAlgorithm()
+            model = ShippedModel()
             if model.fromFile(path):
                 self.addAlgorithm(model)

@@ -6,7 +6,6 @@ import os
 import re
 import sys
 import threading
-from html import escape
 
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem,
                        QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
@@ -21,6 +20,8 @@ from qgis.PyQt.QtGui import QIcon
 
 from .compat import (FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE,
                      PARAMETER_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR_POINT)
+from .help_render import (first_sentence, help_url, parameter_help, render_html, render_text,
+                          rich_help_wanted, search_tags)
 from ..core.errors import Cancelled, SoilMetalError
 from ..core.model_file import load_model
 from ..core.monitor import Monitor, cancel_on_signals
@@ -149,37 +150,36 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         return load_help(self.ALGORITHM_ID)
 
     def shortDescription(self):  # noqa: N802 (QGIS API name)
-        """First sentence of the description (tooltips, qgis_process list)."""
-        description = self.help_data().get("description", "")
-        return self.tr(description.split("\n")[0].split(". ")[0].rstrip(".") + ".")
+        """One whole sentence (toolbox tooltip, qgis_process list and help): help/<id>.json's
+        short_description, else the description's first sentence (not cut at "et al.")."""
+        data = self.help_data()
+        return self.tr(data.get("short_description") or first_sentence(data.get("description", "")))
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
-        """HTML help: description, then one entry per parameter and output."""
-        data = self.help_data()
-        parts = [f"<p>{escape(paragraph)}</p>" for paragraph in
-                 data.get("description", "").split("\n\n") if paragraph.strip()]
-        for title, key in (("Parameters", "parameters"), ("Outputs", "outputs")):
-            entries = data.get(key, {})
-            if entries:
-                parts.append(f"<h3>{title}</h3><dl>")
-                for name, text in entries.items():
-                    parameter = self.parameterDefinition(name)
-                    if parameter is not None:
-                        text = self._parameter_help(parameter)
-                    parts.append(f"<dt><b>{escape(name)}</b></dt><dd>{escape(text)}</dd>")
-                parts.append("</dl>")
-        for paragraph in data.get("notes", []):
-            parts.append(f"<p><i>{escape(paragraph)}</i></p>")
-        return self.tr("".join(parts))
+        """Rich HTML in the toolbox; plain text in qgis_process and scripts, which print it as is."""
+        return self.help_html() if rich_help_wanted() else self.help_text()
+
+    def help_html(self):
+        """The rich help: description, parameters and outputs with their defaults, notes, link."""
+        return self.tr(render_html(self.help_data(), self))
+
+    def help_text(self):
+        """The same as plain text: paragraphs, then one line per parameter and output."""
+        return self.tr(render_text(self.help_data(), self))
+
+    def helpUrl(self):  # noqa: N802 (QGIS API name)
+        """The README section that lists the algorithms, on the project page of metadata.txt."""
+        return help_url()
+
+    def tags(self):
+        """Search words of the toolbox: the plugin's, help/<id>.json's, and what the parameters offer."""
+        return [self.tr(word) for word in search_tags(self.help_data().get("tags", []), self)]
 
     def _parameter_help(self, parameter):
-        """A parameter's help from help/<id>.json; enums get their options with indices, for scripts."""
+        """A parameter's help from help/<id>.json, with enum indices and its default, for scripts."""
         data = self.help_data()
         text = data.get("parameters", {}).get(parameter.name(), data.get("outputs", {}).get(parameter.name(), ""))
-        if isinstance(parameter, QgsProcessingParameterEnum):
-            options = "; ".join(f"{index}: {option}" for index, option in enumerate(parameter.options()))
-            text = f"{text} Options (index: meaning): {options}."
-        return text
+        return parameter_help(text, parameter)
 
     def add_parameter(self, parameter, advanced=False):
         """Add a parameter (or destination) with its help text from help/<id>.json."""

@@ -77,6 +77,8 @@ def build():
                     "survey with few samples; the content map of the second survey and its statistics. "
                     "Open it in the graphical modeler to change any step.",
         "ALG_CREATOR": "soilmetal",
+        "SHORT_DESCRIPTION": "Runs the whole Tr-GA-BP chain for one metal, from two surveys' Landsat 8 images, "
+                             "a DEM and soil samples to the second survey's content map and its statistics.",
     })
     rasters = [QgsProcessing.TypeRaster]
     model_input(model, QgsProcessingParameterRasterLayer("LANDSAT_SOURCE", "Landsat 8 image, first survey"),
@@ -155,6 +157,10 @@ def build():
           {"INPUT": ("child", "predict", "OUTPUT"), "REFERENCE_MEAN": ("input", "REFERENCE_MEAN"),
            "REFERENCE_MAX": ("input", "REFERENCE_MAX"), "CLASS_BREAKS": ("input", "CLASS_BREAKS")},
           [("OUTPUT_TABLE", "Content statistics table"), ("OUTPUT_REPORT", "Content statistics report")])
+    # The model file keeps each input's help only in the help content (the modeler's "Edit help").
+    help_content = model.helpContent()
+    help_content.update({p.name(): p.help() for p in model.parameterDefinitions() if p.help()})
+    model.setHelpContent(help_content)
     return model
 
 

@@ -49,6 +49,17 @@ def run_qgis_process(args, profile_dir, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+_HELP = {}
+
+
+def qgis_process_help(algorithm, profile_dir):
+    """`qgis_process help soilmetal:<algorithm>`, run once per algorithm and profile (2 s a call)."""
+    key = (algorithm, str(profile_dir))
+    if key not in _HELP:
+        _HELP[key] = run_qgis_process(["help", f"soilmetal:{algorithm}"], profile_dir)
+    return _HELP[key]
+
+
 def run_algorithm_cli(algorithm, params, profile_dir, timeout=600):
     """`qgis_process --json run soilmetal:<algorithm> -- KEY=VALUE ...` -> (returncode, json or None, stderr).
 
@@ -71,4 +82,4 @@ def run_algorithm_cli(algorithm, params, profile_dir, timeout=600):
 
 
 __all__ = ["ROOT", "REAL_DATA", "plugin_parent", "demo_data_dir", "run_qgis_process",
-           "run_algorithm_cli", "qgis_process_env", "sys"]
+           "run_algorithm_cli", "qgis_process_env", "qgis_process_help", "sys"]

@@ -5,11 +5,11 @@ import pandas as pd
 from osgeo import gdal
 
 from rasters import write_raster
-from support import run_algorithm_cli, run_qgis_process
+from support import qgis_process_help, run_algorithm_cli
 
 
 def test_help_lists_parameters_and_index_options(profile):
-    result = run_qgis_process(["help", "soilmetal:contentstatistics"], profile)
+    result = qgis_process_help("contentstatistics", profile)
     assert result.returncode == 0, result.stderr
     for text in ("INPUT", "BAND", "REFERENCE_MEAN", "REFERENCE_MAX", "CLASS_BREAKS", "INDEX",
                  "OUTPUT_TABLE", "OUTPUT_REPORT", "OUTPUT_INDEX", "PERCENT_ABOVE_REFERENCE_MAX",

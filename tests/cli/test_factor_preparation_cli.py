@@ -8,7 +8,7 @@ import pytest
 from osgeo import gdal
 
 from rasters import write_raster
-from support import REAL_DATA, demo_data_dir, run_algorithm_cli, run_qgis_process
+from support import REAL_DATA, demo_data_dir, qgis_process_help, run_algorithm_cli
 
 MTL = REAL_DATA / "landsat8_l1" / "l8_MTL.txt"
 ALL_NAMES = "B2,B3,B4,B5,B6,B7,NDVI,EVI,DVI,RVI,MNDWI,CMR,BRIGHTNESS,GREENNESS,WETNESS"
@@ -76,7 +76,7 @@ def test_a_raster_with_too_few_bands_fails_clearly(profile, tmp_path):
 
 @pytest.mark.parametrize("algorithm", ["spectralindices", "terrainfactors"])
 def test_help_lists_parameters_and_enum_indices(profile, algorithm):
-    result = run_qgis_process(["help", f"soilmetal:{algorithm}"], profile)
+    result = qgis_process_help(algorithm, profile)
     assert result.returncode == 0, result.stderr
     if algorithm == "spectralindices":
         for text in ("BAND_SWIR2", "FACTORS", "0: reflectance 0-1", "14: WETNESS", "MTL", "FACTOR_NAMES"):

@@ -7,7 +7,7 @@ import pytest
 from osgeo import gdal
 
 from rasters import write_raster
-from support import run_algorithm_cli, run_qgis_process
+from support import qgis_process_help, run_algorithm_cli, run_qgis_process
 
 EXPECTED_IDS = ["spectralindices", "terrainfactors", "topographiccorrection", "selectfactors", "traingabp", "transfergabp",
                 "evaluatemodel", "predictcontent", "contentstatistics", "trgabpworkflow"]
@@ -22,7 +22,7 @@ def test_provider_and_algorithms_are_listed(profile):
 
 
 def test_workflow_model_help(profile):
-    result = run_qgis_process(["help", "soilmetal:trgabpworkflow"], profile)
+    result = qgis_process_help("trgabpworkflow", profile)
     assert result.returncode == 0, result.stderr
     assert "The whole Tr-GA-BP chain" in result.stdout
     assert "LANDSAT_SOURCE" in result.stdout and "predict:Content map" in result.stdout
@@ -30,7 +30,7 @@ def test_workflow_model_help(profile):
 
 @pytest.mark.parametrize("algorithm", [a for a in EXPECTED_IDS if a != "trgabpworkflow"])
 def test_help_shows_description_parameters_and_enum_indices(profile, algorithm):
-    result = run_qgis_process(["help", f"soilmetal:{algorithm}"], profile)
+    result = qgis_process_help(algorithm, profile)
     assert result.returncode == 0, result.stderr
     help_data = json.loads((__import__("support").ROOT / "help" / f"{algorithm}.json").read_text())
     first_sentence = help_data["description"].split(". ")[0][:60]
