@@ -29,7 +29,9 @@ from ..core.outliers import LABELS as OUTLIER_LABELS
 from ..core.outliers import METHODS as OUTLIER_METHODS
 from ..core.outputs import OutputTransaction, check_destination
 from ..core.raster_io import unreadable_raster
-from ..core.sampling import SAMPLING_LABELS, SAMPLING_METHODS, FactorSource, PointSet
+from ..core.guards import check_unique_names
+from ..core.sampling import (SAMPLING_LABELS, SAMPLING_METHODS, FactorSource, PointSet,
+                             parse_factor_names)
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_DIR = os.path.join(PLUGIN_DIR, "help")
@@ -194,7 +196,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """Before the run: unreadable raster inputs, model files, and output paths that cannot be
         written (folder missing and not creatable, read-only, wrong extension, used twice)."""
-        message = self._unreadable_inputs(parameters)
+        message = self._repeated_strings(parameters) or self._unreadable_inputs(parameters)
         if message:
             return False, message
         for name in self.MODEL_PARAMETERS:
@@ -209,6 +211,17 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         if message:
             return False, message
         return True, ""
+
+    def _repeated_strings(self, parameters):
+        """A message for a text parameter given more than once (qgis_process turns KEY=a KEY=b
+        into a list, which would otherwise be read as empty: 'all factors')."""
+        for parameter in self.parameterDefinitions():
+            value = parameters.get(parameter.name())
+            if parameter.type() == "string" and isinstance(value, (list, tuple)):
+                return self.tr(f"{parameter.name()} was given {len(value)} times. Give it once, with "
+                               f"the values comma-separated: {parameter.name()}="
+                               f"{','.join(str(v) for v in value)}")
+        return None
 
     def _unreadable_inputs(self, parameters):
         """A message for the first raster input file that is missing, empty or not a raster."""
@@ -385,6 +398,12 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
                 OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)],
                 self.optional_number(parameters, self.OUTLIERS_THRESHOLD, context))
 
+    def factor_names(self, parameters, name, context):
+        """A comma-separated list of factor names; a name given twice is an error."""
+        names = parse_factor_names(self.parameterAsString(parameters, name, context))
+        check_unique_names(names, name)
+        return names
+
     def optional_number(self, parameters, name, context):
         """An optional number parameter, None when left empty."""
         value = parameters.get(name)
@@ -400,6 +419,13 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         warn = getattr(feedback, "pushWarning", None) or (lambda text: feedback.reportError(text, False))
         return Monitor(progress=feedback.setProgress, is_cancelled=feedback.isCanceled,
                        info=feedback.pushInfo, warning=warn)
+
+    def _is_feature_id(self, parameters, name, context, index):
+        """True when field `index` of a point layer is its provider's primary key (GeoPackage fid)."""
+        layer = self.parameterAsVectorLayer(parameters, name, context)
+        if layer is None:
+            return True  # a name 'fid' that cannot be checked: a measured field is never called so
+        return index in layer.primaryKeyAttributes()
 
     def factor_sources(self, parameters, name, context):
         """The rasters of a multiple-layer parameter as FactorSource(path, layer name) items."""
@@ -439,6 +465,12 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
             raise QgsProcessingException(self.tr(
                 f"{field_name}: the points have no field '{field}'. Numeric fields available: {available}."))
+        if field.lower() == "fid" and \
+                self._is_feature_id(parameters, points_name, context, index):
+            available = ", ".join(f.name() for f in fields if f.isNumeric() and f.name().lower() != "fid")
+            raise QgsProcessingException(self.tr(
+                f"{field_name}: '{field}' is the layer's feature id, not a measurement. Choose the field "
+                f"that holds the measured content in mg/kg (numeric fields: {available or 'none'})."))
         if not fields.at(index).isNumeric():
             available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
             raise QgsProcessingException(self.tr(
@@ -455,7 +487,16 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
                 raise QgsProcessingException(self.tr(
                     f"{points_name}: the layer must hold points (sample locations), not "
                     f"{QgsWkbTypes.displayString(geometry.wkbType())}."))
-            point = geometry.asPoint() if not geometry.isMultipart() else geometry.asMultiPoint()[0]
+            if geometry.isMultipart():
+                parts = geometry.asMultiPoint()
+                if len(parts) != 1:
+                    raise QgsProcessingException(self.tr(
+                        f"{points_name}: feature {feature.id()} is a MultiPoint of {len(parts)} points, "
+                        "so it has no single location. Split it with 'Multipart to singleparts' (each "
+                        "point then carries the feature's value), or keep one point per sample."))
+                point = parts[0]
+            else:
+                point = geometry.asPoint()
             ids.append(str(feature[id_index]) if id_index >= 0 else str(feature.id()))
             xs.append(point.x())
             ys.append(point.y())

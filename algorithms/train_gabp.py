@@ -1,5 +1,7 @@
 """traingabp: a GA-BP model (GA-seeded 3-layer BP network trained by Levenberg-Marquardt)."""
 
+import numpy as np
+
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -9,8 +11,10 @@ from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
 from ..core.cv_gabp import scheme_from_index
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
-from ..core.model_reports import run_training, write_training_outputs
-from ..core.sampling import parse_factor_names, prepare_samples
+from ..core.guards import check_factors_vary, check_training_samples
+from ..core.model_reports import run_training, split_samples, write_training_outputs
+from ..core.network import n_params
+from ..core.sampling import prepare_samples
 from .base import SoilMetalAlgorithm
 
 
@@ -33,6 +37,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     SEED = "SEED"
     GOAL = "GOAL"
     LOG_TARGET = "LOG_TARGET"
+    ALLOW_FEW_SAMPLES = "ALLOW_FEW_SAMPLES"
     CV = "CV"
     FOLDS = "FOLDS"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -82,6 +87,9 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterNumber(
             self.FOLDS, self.tr("Cross-validation folds"), integer, defaultValue=DEFAULT_FOLDS,
             minValue=2, maxValue=1000), advanced=True)
+        self.add_parameter(QgsProcessingParameterBoolean(
+            self.ALLOW_FEW_SAMPLES, self.tr("Train on fewer samples than the weights warrant (not recommended)"),
+            defaultValue=False), advanced=True)
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
@@ -96,6 +104,15 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
                             ("MLR_CV_RMSE", "Cross-validated RMSE of linear regression (mg/kg)"),
                             ("RK_CV_RMSE", "Cross-validated RMSE of model + kriged residuals (mg/kg)")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def check_trainable(self, prepared, settings, parameters, context, monitor):
+        """Refuse factors constant at the samples and too few training samples for the weights."""
+        check_factors_vary(prepared.table.factors, monitor.warning)
+        n_train = split_samples(len(prepared.table), self.parameterAsDouble(
+            parameters, self.VALIDATION_FRACTION, context), np.random.default_rng(0)).train.size
+        check_training_samples(n_train, n_params(prepared.table.factors.shape[1], settings.hidden),
+                               self.parameterAsBoolean(parameters, self.ALLOW_FEW_SAMPLES, context),
+                               monitor.warning)
 
     def execute(self, parameters, context, feedback):
         """Sample the factors, hold out the validation samples, train, write the outputs."""
@@ -114,7 +131,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         settings.validate()
         points = self.read_points(parameters, self.POINTS, self.FIELD, context)
         sources = self.factor_sources(parameters, self.FACTORS, context)
-        names = parse_factor_names(self.parameterAsString(parameters, self.FACTOR_NAMES, context))
+        names = self.factor_names(parameters, self.FACTOR_NAMES, context)
         sampling, outliers, threshold = self.sample_options(parameters, context)
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
@@ -122,6 +139,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
 
         prepared = prepare_samples(points, sources, names or None, sampling, outliers, threshold,
                                    MIN_TRAINING_SAMPLES, monitor)
+        self.check_trainable(prepared, settings, parameters, context, monitor)
         monitor.set_progress(5)
         run = run_training(prepared, settings,
                            self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),

@@ -234,6 +234,11 @@ def load_model(path):
         if "\x00" in text:
             raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
     except UnicodeDecodeError as exc:
+        if b"\x00" not in raw and raw.lstrip()[:1] == b"{":
+            raise SoilMetalError(f"'{path}' is not UTF-8 text (byte {exc.start} is not UTF-8; an "
+                                 "editor may have saved it as Latin-1 or Windows-1252). Model files "
+                                 "are UTF-8 JSON: save it again as UTF-8, or "
+                                 f"{CHOOSE_MODEL_HINT}.") from None
         raise SoilMetalError(f"'{path}' is not a soilmetal model file (it is not a JSON text "
                              f"file); {CHOOSE_MODEL_HINT}.") from exc
     try:

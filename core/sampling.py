@@ -9,6 +9,7 @@ import pandas as pd
 from . import raster_io
 from .blocks import Window
 from .errors import SoilMetalError
+from .guards import check_unique_names
 
 SAMPLING_METHODS = ("nearest", "bilinear", "mean3x3")
 SAMPLING_LABELS = ("Pixel that holds the point", "Bilinear interpolation",
@@ -96,6 +97,7 @@ def resolve_factors(catalogue, names=None):
     """The FactorBands for the requested names (all when None), in the requested order."""
     if not names:
         return list(catalogue.values())
+    check_unique_names(names)
     missing = [n for n in names if n not in catalogue]
     if missing:
         raise SoilMetalError(
@@ -206,7 +208,7 @@ def sample_factors(points, sources, factor_names=None, method="nearest", min_sam
         examples = "; ".join(f"{sid}: {why}" for sid, why in dropped[:5])
         raise SoilMetalError(
             f"Only {int(keep.sum())} of {n} samples have a measured value and valid values of every "
-            f"factor; at least {min_samples} are needed. Dropped: {examples}"
+            f"factor; at least {min_samples} {'is' if min_samples == 1 else 'are'} needed. Dropped: {examples}"
             f"{' ...' if len(dropped) > 5 else ''}. Check the points' CRS, the factor rasters' "
             "extent and nodata, and the field.")
     ids = [points.ids[i] for i in np.flatnonzero(keep)]
@@ -237,7 +239,7 @@ def prepare_samples(points, sources, factor_names=None, method="nearest", outlie
                     outlier_threshold=None, min_samples=3, monitor=None):
     """Sample the factors at the points, then remove abnormal metal values (none/iqr/zscore)."""
     from .outliers import find_outliers
-    table = sample_factors(points, sources, factor_names, method, min_samples=1)
+    table = sample_factors(points, sources, factor_names, method, min_samples=min_samples)
     result = find_outliers(table.values, outliers, outlier_threshold)
     removed = [(table.ids[i], value, reason) for i, value, reason in result.outliers]
     kept = table.subset(~result.mask)

@@ -61,10 +61,20 @@ class SelectionResult:
         return ",".join(self.selected)
 
 
+def _unit_scaled(values):
+    """values divided by their largest finite |value| (per column of a 2-D array)."""
+    with np.errstate(invalid="ignore"):
+        peak = np.max(np.abs(values), axis=0)
+    peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)
+    return values / peak
+
+
 def pearson_r(x, y):
     """Pearson r of each column of x (n, k) with y (n,) -> (k,); NaN for a constant column."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    # Each variable is divided by its largest |value| first: r does not change, and values
+    # near the float range (x 1e300) no longer overflow their squares to inf (r would be 0).
+    x = _unit_scaled(np.asarray(x, dtype=float))
+    y = _unit_scaled(np.asarray(y, dtype=float))
     xc = x - x.mean(axis=0)
     yc = y - y.mean()
     denominator = np.sqrt((xc ** 2).sum(axis=0) * (yc ** 2).sum())

@@ -15,6 +15,7 @@ import pandas as pd
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
 from .model_reports import samples_section
+from .guards import check_unique_names
 from .report import (HtmlReport, correlation_matrix_figure, format_number, write_table_csv)
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples
 from .selection import MIN_SAMPLES, select_factors
@@ -47,8 +48,22 @@ class SelectionRun:
     candidates: List[str]       # every factor name found in the rasters, in order
 
 
+def no_selection_message(table, min_abs_r):
+    """Why no factor was selected, with the strongest candidates: an empty SELECTED would make
+    'Train GA-BP model' (empty FACTOR_NAMES = every factor) train on all of them."""
+    ranked = table.assign(strength=table["r"].abs()).sort_values("strength", ascending=False)
+    best = "; ".join(f"{row.factor}: r = {format_number(row.r, 3)} ({row.reason})"
+                     for row in ranked.head(3).itertuples(index=False))
+    return (f"No factor passed the screening (MIN_ABS_R = {min_abs_r:g}); the strongest were "
+            f"{best or 'none'}. Lower MIN_ABS_R, name the factors to keep in ALWAYS_INCLUDE, or "
+            "check the factors and the field. (ALLOW_EMPTY writes the table and report of an "
+            "empty selection; its empty SELECTED must not feed FACTOR_NAMES, where empty means "
+            "every factor.)")
+
+
 def check_always_include(names, candidates):
     """SoilMetalError when an ALWAYS_INCLUDE name is not a band of the factor rasters."""
+    check_unique_names(names, "ALWAYS_INCLUDE")
     unknown = [name for name in names if name not in candidates]
     if unknown:
         raise SoilMetalError(

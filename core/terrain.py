@@ -149,12 +149,48 @@ def cell_sizes(info, warn):
     return raster_io.pixel_size_metres(info)
 
 
+# Below this share of valid elevation pixels the output is refused: it would be a factor
+# raster of (almost) nothing that every later step samples as nodata.
+MIN_VALID_SHARE = 0.01
+WARN_VALID_SHARE = 0.5
+
+
+def _check_crs(dem_info, reference):
+    """Refuse to bring a DEM without CRS onto a reference grid (it cannot be placed on it)."""
+    for info, what in ((dem_info, "DEM"), (reference, "reference raster")):
+        if not info.crs_wkt:
+            raise SoilMetalError(
+                f"The {what} '{info.path}' has no CRS, so the DEM cannot be placed on the reference "
+                "grid. Assign its CRS (Raster > Projections > Assign Projection) and run again.")
+
+
+def _check_coverage(valid, info, dem_path, reference_path, warn):
+    """Refuse an output with (almost) no valid elevation; warn when much of it is nodata."""
+    total = info.width * info.height
+    share = valid / total if total else 0.0
+    where = f"of the reference grid '{reference_path}'" if reference_path else "of the DEM"
+    if valid == 0:
+        raise SoilMetalError(
+            f"The DEM '{dem_path}' has no valid elevation on any of the {total:,} pixels {where} "
+            "(all nodata, NaN or outside). Check the DEM's nodata value, band and extent, or choose "
+            "a DEM that covers the area.")
+    if share < MIN_VALID_SHARE:
+        raise SoilMetalError(
+            f"The DEM '{dem_path}' gives valid elevations on only {valid:,} of the {total:,} pixels "
+            f"{where} ({100 * share:.2g} %, below {100 * MIN_VALID_SHARE:g} %). Choose a DEM that "
+            "covers the area, or check its nodata value.")
+    if share < WARN_VALID_SHARE:
+        warn(f"Only {100 * share:.1f} % of the pixels {where} have a valid elevation ({valid:,} of "
+             f"{total:,}); the rest of the terrain factors are nodata.")
+
+
 def warp_dem(dem_path, dem_info, band, reference, folder, resampling="bilinear",
              monitor=NULL_MONITOR):
     """Warp one DEM band onto a reference grid (RasterInfo) into `folder`; the new file's path.
 
     Refuses a DEM that does not overlap the reference, naming the reference's extent.
     """
+    _check_crs(dem_info, reference)
     if not raster_io.extents_overlap(reference, dem_info):
         raise SoilMetalError(
             f"The DEM '{dem_path}' does not overlap the reference raster "
@@ -225,13 +261,16 @@ def run_terrain_factors(dem_path, output_path, band=1, reference_path=None,
         info = raster_io.raster_info(work_path)
         check_north_up(info)
         dx, dy = cell_sizes(info, warn)
+        valid = 0
         with raster_io.RasterReader(work_path) as reader, \
                 raster_io.RasterWriter(output_path, info.width, info.height, info.geotransform,
                                        info.crs_wkt, TERRAIN_FACTORS) as writer:
             for window in iter_blocks(info.width, info.height, compute_monitor, block_size):
                 factors = window_factors(reader, window, work_band, info, dx, dy, z_factor)
+                valid += int(np.isfinite(factors[TERRAIN_FACTORS[0]]).sum())
                 for index, name in enumerate(TERRAIN_FACTORS):
                     writer.write(index, window, factors[name])
+            _check_coverage(valid, info, dem_path, reference_path, warn)
     finally:
         if temp_folder:
             shutil.rmtree(temp_folder, ignore_errors=True)

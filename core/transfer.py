@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .errors import SoilMetalError
+from .guards import check_list_size, grid_count
 from .gabp import check_training_data, member_generators, train_gabp
 from .lm import levenberg_marquardt
 from .metrics import regression_metrics
@@ -97,13 +98,12 @@ def parse_beta_grid(text):
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int(np.floor((stop - start) / step + 1e-9)) + 1
+            count = grid_count(start, stop, step)
             return tuple(round(start + step * index, 10) for index in range(count))
         values = tuple(float(part) for part in text.split(",") if part.strip())
         if not values:
             raise ValueError
+        check_list_size(values)
         return values
     except ValueError:
         raise SoilMetalError(f"Cannot read the beta grid '{text}'. Write it as start:stop:step "

@@ -94,7 +94,7 @@ def test_r_and_vif_match_direct_computation_on_meuse(run_alg, meuse, metal, min_
     result = run_alg("selectfactors", {
         "POINTS": meuse["points"], "FIELD": metal, "FACTORS": [meuse["factors"]],
         "MIN_ABS_R": min_abs_r, "MAX_VIF": max_vif, "OUTPUT_TABLE": table_path,
-        "OUTPUT_REPORT": report_path})
+        "OUTPUT_REPORT": report_path, "ALLOW_EMPTY": True})
     values = meuse["frame"][metal].astype(float)
     r, vif, selected = independent_screening(meuse["sampled"], values, min_abs_r, max_vif)
     assert type(result["N_SAMPLES"]) is int and result["N_SAMPLES"] == len(values) == 155
@@ -143,11 +143,24 @@ def test_always_include_keeps_aspect_and_elevation_and_explains_the_mlr(run_alg,
     assert f"{r2:.3f}" in html
 
 
+def test_an_empty_selection_stops_unless_allowed(run_alg, meuse, tmp_path):
+    # Lead at MIN_ABS_R 0.3 selects nothing (see above): an empty SELECTED fed to FACTOR_NAMES
+    # would mean every factor, so the run stops, names the strongest factors and writes nothing.
+    with pytest.raises(QgsProcessingException, match="No factor passed the screening") as error:
+        run_alg("selectfactors", {
+            "POINTS": meuse["points"], "FIELD": "lead", "FACTORS": [meuse["factors"]],
+            "OUTPUT_TABLE": str(tmp_path / "t.csv"), "OUTPUT_REPORT": str(tmp_path / "r.html")})
+    strongest = max(TERRAIN, key=lambda name: abs(stats.pearsonr(
+        meuse["sampled"][name], meuse["frame"]["lead"].astype(float))[0]))
+    assert f"the strongest were {strongest}: r = " in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
 def test_iqr_outliers_are_removed_and_listed(run_alg, meuse):
     _, report_path = outputs(meuse["folder"], "iqr")
     result = run_alg("selectfactors", {
         "POINTS": meuse["points"], "FIELD": "lead", "FACTORS": [meuse["factors"]],
-        "OUTLIERS": 1, "OUTLIERS_THRESHOLD": 1.5, "OUTPUT_REPORT": report_path})
+        "OUTLIERS": 1, "OUTLIERS_THRESHOLD": 1.5, "OUTPUT_REPORT": report_path, "ALLOW_EMPTY": True})
     lead = meuse["frame"]["lead"].to_numpy(float)
     q1, q3 = np.percentile(lead, [25, 75])
     outside = (lead < q1 - 1.5 * (q3 - q1)) | (lead > q3 + 1.5 * (q3 - q1))
