@@ -18,8 +18,8 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem,
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from .compat import (FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE,
-                     PARAMETER_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR_POINT)
+from .compat import (FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER,
+                     PARAMETER_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR_POINT, pick)
 from .help_render import (first_sentence, help_url, parameter_help, render_html, render_text,
                           rich_help_wanted, search_tags)
 from ..core.errors import Cancelled, SoilMetalError
@@ -57,6 +57,11 @@ def load_help(algorithm_id):
             return json.load(handle)
     except (OSError, ValueError):
         return {}
+
+
+def _plain(number):
+    """A range bound as people write it: 100000, 2147483647, 0.9, 1e-09."""
+    return str(int(number)) if number == int(number) and abs(number) < 1e15 else f"{number:g}"
 
 
 class _TransactionFeedback(QgsProcessingFeedback):
@@ -196,7 +201,8 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """Before the run: unreadable raster inputs, model files, and output paths that cannot be
         written (folder missing and not creatable, read-only, wrong extension, used twice)."""
-        message = self._repeated_strings(parameters) or self._unreadable_inputs(parameters)
+        message = (self._repeated_strings(parameters) or self._out_of_range(parameters)
+                   or self._unreadable_inputs(parameters))
         if message:
             return False, message
         for name in self.MODEL_PARAMETERS:
@@ -221,6 +227,37 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
                 return self.tr(f"{parameter.name()} was given {len(value)} times. Give it once, with "
                                f"the values comma-separated: {parameter.name()}="
                                f"{','.join(str(v) for v in value)}")
+        return None
+
+    def _out_of_range(self, parameters):
+        """A message, with the allowed range, for a number parameter outside its range or not a
+        number (QGIS 3.22 says only 'Incorrect parameter value')."""
+        for parameter in self.parameterDefinitions():
+            value = parameters.get(parameter.name())
+            if parameter.type() != "number" or value is None or isinstance(value, bool):
+                continue
+            if isinstance(value, str):
+                if not value.strip():
+                    continue
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = None
+            elif isinstance(value, (int, float)):
+                number = float(value)
+            else:
+                continue  # an expression or model input: QGIS evaluates it
+            integer = parameter.dataType() == NUMBER_INTEGER
+            low, high = parameter.minimum(), parameter.maximum()
+            bounds = [f"at least {_plain(low)}" if low > -1e300 else "",
+                      f"at most {_plain(high)}" if high < 1e300 else ""]
+            allowed = (f"a {'whole number' if integer else 'number'}"
+                       + (f" from {_plain(low)} to {_plain(high)}" if all(bounds) else
+                          f" {' '.join(b for b in bounds if b)}" if any(bounds) else ""))
+            if number is None or number != number or abs(number) == float("inf") or \
+                    (integer and number != int(number)) or number < low or number > high:
+                return self.tr(f"{parameter.name()} ({parameter.description()}): '{value}' is not "
+                               f"allowed; give {allowed}.")
         return None
 
     def _unreadable_inputs(self, parameters):
@@ -265,7 +302,8 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             else:
                 extensions = tuple(sorted({e.lower() for e in
                                            re.findall(r"\*(\.[A-Za-z0-9]+)", parameter.fileFilter())}))
-                kind = f"a {parameter.fileFilter().split('(')[0].strip().lower() or 'file'}"
+                label = parameter.fileFilter().split("(")[0].strip() or "file"
+                kind = "a " + (label[:-1] if label.endswith("files") else label)
             problem = check_destination(parameter.name(), path, extensions, kind)
             if problem:
                 return self.tr(problem)
@@ -336,8 +374,9 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
                 value.sink = QgsProperty.fromValue(temporary)
                 value.destinationProject = None
                 if project is not None:
-                    hint = (QgsProcessingUtils.LayerHint.Raster if parameter.type() == "rasterDestination"
-                            else QgsProcessingUtils.LayerHint.UnknownType)
+                    hint = pick("ProcessingLayerHint", "Raster" if parameter.type() == "rasterDestination"
+                                else "UnknownType", QgsProcessingUtils.LayerHint,
+                                "Raster" if parameter.type() == "rasterDestination" else "UnknownType")
                     context.addLayerToLoadOnCompletion(os.path.abspath(path), QgsProcessingContext.LayerDetails(
                         value.destinationName or parameter.description(), project, parameter.name(), hint))
             else:
@@ -390,7 +429,8 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
-            NUMBER_DOUBLE, optional=True, minValue=0.0), advanced=True)
+            NUMBER_DOUBLE, optional=True, minValue=0.0, maxValue=100.0),
+            advanced=True)
 
     def sample_options(self, parameters, context):
         """(sampling method, outlier method, outlier threshold or None) from the sample options."""

@@ -45,7 +45,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                             (self.REFERENCE_MAX, "Reference maximum, mg/kg")):
             self.add_parameter(QgsProcessingParameterNumber(
                 name, self.tr(label), NUMBER_DOUBLE, optional=True,
-                minValue=0.0))
+                minValue=0.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterString(
             self.CLASS_BREAKS, self.tr("Class breaks, mg/kg (comma-separated)"),
             defaultValue=DEFAULT_CLASS_BREAKS))
@@ -56,7 +56,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                             (self.REFERENCE_STD, "Reference standard deviation, mg/kg (report only)")):
             self.add_parameter(QgsProcessingParameterNumber(
                 name, self.tr(label), NUMBER_DOUBLE, optional=True,
-                minValue=0.0), advanced=True)
+                minValue=0.0, maxValue=1e6), advanced=True)
         self.add_optional_file_output(self.OUTPUT_TABLE, "Statistics table", "CSV files (*.csv)")
         self.add_optional_file_output(self.OUTPUT_REPORT, "Statistics report", "HTML files (*.html)")
         self.add_parameter(QgsProcessingParameterRasterDestination(

@@ -50,7 +50,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             defaultValue=0.9, minValue=self.COVERAGE_RANGE[0], maxValue=self.COVERAGE_RANGE[1]))
         self.add_parameter(QgsProcessingParameterNumber(
             self.THRESHOLD, self.tr("Threshold content for the exceedance map (mg/kg)"),
-            NUMBER_DOUBLE, optional=True, minValue=0.0))
+            NUMBER_DOUBLE, optional=True, minValue=0.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterBoolean(
             self.AOA_MASK, self.tr("Set pixels outside the area of applicability to nodata"),
             defaultValue=False))

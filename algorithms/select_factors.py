@@ -34,7 +34,7 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
             defaultValue=0.3, minValue=0.0, maxValue=1.0))
         self.add_parameter(QgsProcessingParameterNumber(
             self.MAX_VIF, self.tr("Maximum VIF"), NUMBER_DOUBLE,
-            defaultValue=10.0, minValue=1.0))
+            defaultValue=10.0, minValue=1.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterString(
             self.ALWAYS_INCLUDE, self.tr("Factors always included (comma-separated)"),
             defaultValue="", optional=True))

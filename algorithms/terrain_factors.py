@@ -39,7 +39,7 @@ class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
             defaultValue=0), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.Z_FACTOR, self.tr("Z factor (elevation units to metres)"),
-            NUMBER_DOUBLE, defaultValue=1.0, minValue=0.0), advanced=True)
+            NUMBER_DOUBLE, defaultValue=1.0, minValue=0.0, maxValue=1e6), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Terrain factors")))
 
     def execute(self, parameters, context, feedback):

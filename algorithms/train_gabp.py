@@ -11,7 +11,7 @@ from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
 from ..core.cv_gabp import scheme_from_index
 from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
-from ..core.guards import check_factors_vary, check_training_samples
+from ..core.guards import MAX_SEED, check_factors_vary, check_training_samples
 from ..core.model_reports import run_training, split_samples, write_training_outputs
 from ..core.network import n_params
 from ..core.sampling import prepare_samples
@@ -75,7 +75,8 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
             self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
             maxValue=100))
         self.add_parameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0))
+            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0,
+            maxValue=MAX_SEED))
         self.add_parameter(QgsProcessingParameterNumber(
             self.GOAL, self.tr("LM goal (share of variance left unexplained)"), double,
             defaultValue=DEFAULT_GOAL, minValue=0.0, maxValue=1.0), advanced=True)

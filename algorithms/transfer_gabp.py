@@ -10,6 +10,7 @@ from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
 from ..core.cv_gabp import scheme_from_index
 from ..core.errors import SoilMetalError
 from ..core.gabp import MIN_TRAINING_SAMPLES
+from ..core.guards import MAX_SEED
 from ..core.model_file import file_sha256, load_model
 from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
 from ..core.sampling import prepare_samples
@@ -56,14 +57,14 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_sample_inputs("Target sample points", factors_label="Factor rasters of the target period")
         self.add_parameter(QgsProcessingParameterNumber(
             self.TRAIN_SAMPLES, self.tr("Target samples for retraining"), integer, defaultValue=16,
-            minValue=MIN_TRAINING_SAMPLES))
+            minValue=MIN_TRAINING_SAMPLES, maxValue=100000))
         self.add_parameter(QgsProcessingParameterNumber(
             self.VALIDATION_FRACTION, self.tr("Share of the other samples used for validation"),
             double, defaultValue=0.2, minValue=0.0, maxValue=1.0))
         self.add_parameter(QgsProcessingParameterString(
             self.BETA_GRID, self.tr("Beta grid (start:stop:step or a list)"), defaultValue="0:1:0.1"))
         self.add_parameter(QgsProcessingParameterNumber(
-            self.LEARNING_RATE, self.tr("Learning rate"), double, defaultValue=0.1, minValue=1e-9))
+            self.LEARNING_RATE, self.tr("Learning rate"), double, defaultValue=0.1, minValue=1e-9, maxValue=100.0))
         self.add_parameter(QgsProcessingParameterNumber(
             self.EPOCHS, self.tr("Retraining epochs (maximum)"), integer, defaultValue=500, minValue=0,
             maxValue=1000000))
@@ -71,10 +72,11 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
             maxValue=100))
         self.add_parameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0))
+            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0,
+            maxValue=MAX_SEED))
         self.add_parameter(QgsProcessingParameterNumber(
             self.PENALTY, self.tr("Penalty keeping W_T near beta * W_S"), double,
-            defaultValue=DEFAULT_PENALTY, minValue=0.0), advanced=True)
+            defaultValue=DEFAULT_PENALTY, minValue=0.0, maxValue=1e6), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.OUTPUT_ANCHOR, self.tr("Share of the penalty on the output layer"), double,
             defaultValue=DEFAULT_OUTPUT_ANCHOR, minValue=0.0, maxValue=1.0), advanced=True)

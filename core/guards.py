@@ -7,6 +7,9 @@ import numpy as np
 
 from .errors import SoilMetalError
 
+# Random seeds: QGIS integer parameters are 32-bit.
+MAX_SEED = 2 ** 31 - 1
+
 # A grid of candidate values (BETA_GRID) is evaluated value by value; beyond this many values
 # the parameter check alone takes minutes and the report's figure is unreadable. 0:1:0.0001
 # (10,001 values) is already far finer than any difference a few dozen samples can resolve.

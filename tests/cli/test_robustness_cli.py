@@ -82,3 +82,69 @@ def test_full_run_then_killed_runs_leave_nothing(profile, large_run, tmp_path):
         print(f"{number.name}: stopped {stopped - signalled:.2f} s after the signal; a full run "
               f"needed {remaining:.2f} s more")
         assert stopped - signalled < remaining
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small factor raster, sample points and a model for the bad-input cases."""
+    from rasters import write_points
+    folder = tmp_path_factory.mktemp("small")
+    rng = np.random.default_rng(2)
+    raster = write_raster(folder / "f.tif", [rng.uniform(0, 100, (30, 30)) for _ in NAMES], NAMES)
+    cells = rng.choice(900, 25, replace=False)
+    xy = [(300000.0 + 30 * (c % 30) + 15, 3730000.0 - 30 * (c // 30) - 15) for c in cells]
+    points = write_points(folder / "p.gpkg", xy, {"cu": [float(v) for v in rng.uniform(10, 90, 25)]})
+    zero = folder / "zero.tif"
+    zero.write_bytes(b"")
+    return {"raster": raster, "points": points, "model": write_model(folder / "m.json", NAMES),
+            "zero": str(zero)}
+
+
+# A handful of the algorithm-tier cases (tests/algorithms/test_robustness.py) as a script sends
+# them: (algorithm, parameters with {out}, text the output must hold exactly once).
+CLI_CASES = [
+    ("traingabp", {"HIDDEN": 0}, "give a whole number from 1 to 100"),
+    ("traingabp", {"FACTOR_NAMES": ["A", "B"]}, "FACTOR_NAMES was given 2 times"),
+    ("traingabp", {"FACTOR_NAMES": "A,A,B"}, "A given more than once"),
+    ("transfergabp", {"BETA_GRID": "0:inf:0.1"}, "must be finite numbers"),
+    ("transfergabp", {"BETA_GRID": "0:100000:0.001"}, "at most 10,001 are allowed"),
+    ("predictcontent", {"OUTPUT": "{out}/map.png"}, "ends in '.png'"),
+    ("predictcontent", {"FACTORS": "{zero}"}, "is empty (0 bytes)"),
+]
+
+
+# Each case through the text output, and the traingabp ones through --json as well.
+RUNS = [(*case, False) for case in CLI_CASES] + [(*case, True) for case in CLI_CASES if case[0] == "traingabp"]
+
+
+@pytest.mark.parametrize("algorithm, changes, expected, json_output", RUNS,
+                         ids=[f"{a}-{next(iter(c))}-{i}{'-json' if j else ''}"
+                              for i, (a, c, _, j) in enumerate(RUNS)])
+def test_bad_input_through_qgis_process(profile, small, tmp_path, algorithm, changes, expected,
+                                        json_output):
+    out = tmp_path / "out"
+    out.mkdir()
+    base = {"POINTS": small["points"], "FIELD": "cu", "FACTORS": small["raster"]}
+    parameters = {
+        "traingabp": {**base, "GENERATIONS": 1, "EPOCHS": 1, "CV": 0, "OUTPUT_MODEL": "{out}/m.json"},
+        "transfergabp": {**base, "SOURCE_MODEL": small["model"], "CV": 0, "OUTPUT_MODEL": "{out}/t.json"},
+        "predictcontent": {"MODEL": small["model"], "FACTORS": small["raster"], "OUTPUT": "{out}/map.tif"},
+    }[algorithm]
+    parameters.update(changes)
+    names = {"out": str(out), "zero": small["zero"]}
+    filled = {key: ([v.format(**names) for v in value] if isinstance(value, list) else
+                    value.format(**names) if isinstance(value, str) else value)
+              for key, value in parameters.items()}
+    if json_output:
+        code, _, log = run_algorithm_cli(algorithm, filled, profile)
+    else:
+        args = ["run", f"soilmetal:{algorithm}", "--"]
+        for key, value in filled.items():
+            args += [f"{key}={item}" for item in (value if isinstance(value, list) else [value])]
+        result = subprocess.run([QGIS_PROCESS] + args, env=qgis_process_env(profile),
+                                capture_output=True, text=True, timeout=300)
+        code, log = result.returncode, result.stderr + result.stdout
+    assert code not in (0, 134), log
+    assert log.count(expected) == 1, log
+    assert "Traceback" not in log
+    assert os.listdir(out) == []
