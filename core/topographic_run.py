@@ -89,6 +89,20 @@ def _available_keys(path):
                    for resolution in sentinel2.RESOLUTIONS)]
 
 
+def _check_integers(block, warn):
+    """Warn once when raster bands look like scaled integers (an offset biases c); True once seen."""
+    values = np.stack(block)
+    if not np.isfinite(values).any():
+        return False
+    if indices.looks_like_scaled_integers(values):
+        warn(f"The bands look like scaled integers (median {float(np.nanmedian(values)):.5g}), not "
+             "0-1 reflectance. The correction is fitted in those units, and an offset (Landsat "
+             "Collection 2: x 0.0000275 - 0.2; Sentinel-2 baseline 04.00: DN - 1000) biases c and k. "
+             "Convert the bands to reflectance first (Spectral indices with the right SCALE and "
+             "FACTORS B2-B7), or give the product's metadata file as INPUT.")
+    return True
+
+
 def _sun(bands, sun_azimuth, sun_elevation, monitor):
     """(azimuth, elevation): the parameters when given, else the metadata's; checked."""
     meta_azimuth, meta_elevation = bands.sun
@@ -176,6 +190,7 @@ def run_topographic_correction(input_path, dem_path, output_path, method="c", su
         before = [topographic.Moments() for _ in range(count)]
         counter = qa_masks.MaskCounter()
         lit = 0
+        checked_scale = False
         # Fitting needs a sample, not every pixel: a large scene is fitted (and its correlations
         # measured) on every k-th block, at least FIT_BLOCKS of them, which saves a full read.
         total = len(list(iter_blocks(info.width, info.height, NULL_MONITOR, block_size)))
@@ -189,7 +204,10 @@ def run_topographic_correction(input_path, dem_path, output_path, method="c", su
             slope, cos_i = illumination(window)
             use = fit_use(window)
             lit += int(np.isfinite(cos_i).sum())
-            for index, values in enumerate(bands.read(window, classes, counter)):
+            block = bands.read(window, classes, counter)
+            if not checked_scale and isinstance(bands, _RasterBands):
+                checked_scale = _check_integers(block, warn)
+            for index, values in enumerate(block):
                 ok = topographic.fit_pixels(values, cos_i, use)
                 topographic.add_fit_sample(method, fit[index], values, cos_i, cos_zenith, ok)
                 before[index].add(cos_i[ok], values[ok])

@@ -152,6 +152,12 @@ def test_bad_inputs_stop_with_the_fix(scene, tmp_path):
                                                    sun_azimuth=100, sun_elevation=40,
                                                    fit_mask_path=small)
     assert not list(tmp_path.glob("[abcd].tif"))
+    # Integers are corrected, with a warning that names the conversion to reflectance.
+    integers = write_raster(tmp_path / "dn.tif", [np.full((ROWS, COLS), 2200.0) * (1 + 0.3 * scene["cos_i"])],
+                            ["B4"], origin=ORIGIN, size=SIZE)
+    result = topographic_run.run_topographic_correction(integers, scene["dem"], str(tmp_path / "e.tif"),
+                                                        sun_azimuth=100, sun_elevation=40)
+    assert any("scaled integers" in w and "SCALE" in w for w in result["warnings"])
 
 
 def test_sentinel2_product_gives_the_sun_and_b_names(tmp_path):
