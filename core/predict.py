@@ -196,6 +196,12 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
         kriging = map_kriging(model, grid, kriging_neighbours, monitor)
         if kriging is not None and distribution is not None:
             distribution = kriging.distribution("Prediction intervals and exceedance")
+            for kind in ("lower", "upper", "exceedance"):
+                if kind in bands:
+                    bands[kind][1].update({
+                        "CALIBRATION_RESIDUALS": distribution.n,
+                        "METHOD": "regression kriging: split-conformal on out-of-fold residuals of "
+                                  "model + kriging over their kriging sd, times the pixel's kriging sd"})
     views, temporary = _grid_views(wanted, grid, monitor)
     by_view = {}
     for column, factor in enumerate(wanted):

@@ -141,3 +141,16 @@ def test_no_structure_warns_and_maps_the_model_alone(scene):
     valid = np.isfinite(plain)
     np.testing.assert_allclose(band(out)[valid], plain[valid])
     np.testing.assert_array_equal(band(kriged_path)[valid], 0.0)
+
+
+def test_interval_bands_say_they_are_regression_kriging(scene):
+    from osgeo import gdal
+    lower_path = str(scene["tmp"] / "lo_meta.tif")
+    run(scene, "rk_meta", residual_kriging=True, lower_path=lower_path, coverage=0.8)
+    dataset = gdal.Open(lower_path)
+    metadata = dataset.GetRasterBand(1).GetMetadata()
+    assert metadata["METHOD"].startswith("regression kriging")
+    plain_path = str(scene["tmp"] / "lo_plain.tif")
+    run(scene, "plain_meta", lower_path=plain_path, coverage=0.8)
+    dataset = gdal.Open(plain_path)
+    assert not dataset.GetRasterBand(1).GetMetadata()["METHOD"].startswith("regression kriging")
