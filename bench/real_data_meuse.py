@@ -20,6 +20,11 @@ it without the 0/360 jump.
     the same 16 samples and validation samples: GA-BP from scratch, MLR, the source model
     unchanged. Medians over the seeds, and how often Tr-GA-BP beats GA-BP from scratch.
 
+(3) Spatial against random 5-fold cross-validation of GA-BP (ENSEMBLE 5), the training mean
+    and MLR on all samples (core.cv_gabp, as traingabp runs it): the Meuse samples are
+    clustered along the river, so holding out whole clusters (spatial) should give a higher
+    RMSE than random folds, whose test samples have near neighbours in the training part.
+
 The workflow functions are those behind the algorithms (core.model_reports); no QGIS needed.
 Usage: /usr/bin/python3 bench/real_data_meuse.py [--seeds 10]
 """
@@ -37,6 +42,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from osgeo import gdal, osr  # noqa: E402
 
+from core.cv_gabp import cross_validate_gabp  # noqa: E402
 from core.gabp import GABPSettings  # noqa: E402
 from core.metrics import regression_metrics  # noqa: E402
 from core.model_reports import run_training, run_transfer, split_samples  # noqa: E402
@@ -122,7 +128,8 @@ def gabp_vs_mlr(prepared_by_metal, seeds):
         results = {"g1": [], "g5": [], "mlr": [], "mean": []}
         for seed in seeds:
             for key, ensemble in (("g1", 1), ("g5", 5)):
-                run = run_training(prepared, GABPSettings(seed=seed, ensemble=ensemble), 0.2)
+                run = run_training(prepared, GABPSettings(seed=seed, ensemble=ensemble), 0.2,
+                                   cv="none")
                 results[key].append(run.summary["RMSE"])
             # run_training's split, recomputed: the same samples for MLR and the mean.
             split = run.split
@@ -158,10 +165,11 @@ def transfer_table(prepared_by_metal, table, seeds):
             for ensemble in (1, 5):
                 rows = {key: [] for key in ("own", "tr", "base", "mlr", "src", "tr_mre", "base_mre")}
                 for seed in seeds:
-                    trained = run_training(source, GABPSettings(seed=seed, ensemble=ensemble), 0.2)
+                    trained = run_training(source, GABPSettings(seed=seed, ensemble=ensemble), 0.2,
+                                           cv="none")
                     run = run_transfer(trained.model, "", target, TransferSettings(seed=seed),
                                        train_samples=TRAIN_SAMPLES, validation_fraction=1.0,
-                                       ensemble=ensemble)
+                                       ensemble=ensemble, cv="none")
                     summary, split = run.summary, run.split
                     rows["own"].append(trained.summary["RMSE"])
                     rows["tr"].append(summary["RMSE"])
@@ -178,6 +186,29 @@ def transfer_table(prepared_by_metal, table, seeds):
                     f"{median(rows['base']):.1f} | {median(rows['mlr']):.1f} | "
                     f"{median(rows['src']):.1f} | {median(rows['tr_mre']):.3f} | "
                     f"{median(rows['base_mre']):.3f} | {wins} of {len(seeds)} |")
+    return "\n".join(lines)
+
+
+def cv_table(prepared_by_metal, seeds):
+    """Table (3): median 5-fold CV RMSE, spatial vs random, of GA-BP (K 5), the mean and MLR."""
+    lines = ["| metal | samples | CV | GA-BP, ENSEMBLE 5 | training mean | MLR | "
+             "GA-BP R\u00b2 |", "|---|---|---|---|---|---|---|"]
+    for metal, prepared in prepared_by_metal.items():
+        table = prepared.table
+        x = table.factors[FACTORS].to_numpy(float)
+        coordinates = np.column_stack([table.x, table.y])
+        for scheme in ("random", "spatial"):
+            rows = {"gabp": [], "mean": [], "mlr": [], "r2": []}
+            for seed in seeds:
+                cv = cross_validate_gabp(x, table.values, coordinates, FACTORS,
+                                         GABPSettings(seed=seed, ensemble=5), scheme, 5)
+                rows["gabp"].append(cv["metrics"]["RMSE"])
+                rows["mean"].append(cv["mean_metrics"]["RMSE"])
+                rows["mlr"].append(cv["mlr_metrics"]["RMSE"])
+                rows["r2"].append(cv["metrics"]["R2"])
+            lines.append(f"| {METALS[metal]} | {len(table)} | {scheme} | "
+                         f"{median(rows['gabp']):.1f} | {median(rows['mean']):.1f} | "
+                         f"{median(rows['mlr']):.1f} | {median(rows['r2']):.2f} |")
     return "\n".join(lines)
 
 
@@ -200,6 +231,8 @@ def main():
     print(gabp_vs_mlr(prepared, seeds))
     print("\n### Tr-GA-BP with 16 target samples (validation on every other target sample)\n")
     print(transfer_table(prepared, table, seeds))
+    print("\n### Spatial vs random 5-fold cross-validation on all samples (CV RMSE)\n")
+    print(cv_table(prepared, seeds[:max(1, min(len(seeds), 5))]))
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

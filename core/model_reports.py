@@ -26,8 +26,12 @@ from .cv_report import cv_figure_data, cv_lead_note, cv_section, cv_summary, log
 from .kriging_report import (kriging_record, kriging_section, kriging_summary, log_kriging_result,
                              transfer_kriging_record)
 from .errors import SoilMetalError
+from .evaluation_text import evaluation_label, independence_notes
+from .independent import match_model_samples
+from .intervals import observed_coverage
 from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, train_gabp
 from .metrics import regression_metrics
+from .outliers import hot_spot_warning
 from .model_file import Model, model_to_bytes, save_model
 from .monitor import NULL_MONITOR
 from .report import (HtmlReport, _new_figure, bar_figure, curves, format_number,
@@ -217,10 +221,20 @@ def samples_section(report, prepared, n_points, used_rows,
     report.key_values(rows)
     if prepared.outlier_note:
         report.note(prepared.outlier_note)
+    hot_spots = hot_spot_warning(prepared.removed_outliers, prepared.table.values)
+    if hot_spots:
+        report.note(hot_spots, "warning")
     summary = prepared.summary_rows()
     if summary:
         report.table(pd.DataFrame(summary, columns=["sample_id", "value", "status", "reason"]),
                      caption=caption)
+
+
+def _warn_hot_spots(prepared, monitor):
+    """Log the warning when the outlier rule removed the highest measured values."""
+    text = hot_spot_warning(prepared.removed_outliers, prepared.table.values)
+    if text:
+        monitor.warning(text)
 
 
 def _metrics_frame(columns):
@@ -365,6 +379,7 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
                           np.random.default_rng((SPLIT_STREAM, int(settings.seed))))
     if cv != "none":   # bad FOLDS stops the run before any training
         fold_labels(cv, folds, x, np.column_stack([table.x, table.y]), settings.seed)
+    _warn_hot_spots(prepared, monitor)
     monitor.info(f"{len(y)} valid samples: {split.train.size} for training, "
                  f"{split.validation.size} held out for validation (seed {settings.seed}).")
     label = metal_label(field)
@@ -722,6 +737,7 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
         fold_labels(cv, folds, x, coordinates, settings.seed)
     cv_monitor = monitor.child(40, 100) if cv != "none" else None
     monitor = monitor.child(0, 40) if cv != "none" else monitor
+    _warn_hot_spots(prepared, monitor)
     monitor.info(f"{len(y)} valid target samples: {split.train.size} for retraining, "
                  f"{split.validation.size} for validation, {split.unused.size} not used "
                  f"(seed {settings.seed}).")
@@ -1021,35 +1037,73 @@ class EvaluationRun:
     outlier_threshold: Optional[float]
     predictions: pd.DataFrame
     metrics: dict
+    independence: object = None    # core.independent.Independence
+    include_training: bool = False
+    model_path: str = ""           # the evaluated file: the figure JSON must never replace it
+    coverage: dict = field(default_factory=dict)   # core.intervals.observed_coverage, or {}
+
+    @property
+    def used(self):
+        """Boolean (n,): the samples the metrics are computed on."""
+        return self.predictions["evaluated"].to_numpy(dtype=bool)
+
+    @property
+    def label(self):
+        """What the metrics describe: independent samples, or not."""
+        return evaluation_label(self.independence, self.include_training)
 
     @property
     def summary(self):
         """The numbers the algorithm returns."""
-        return {key: self.metrics[key] for key in ("RMSE", "MRE", "MAE", "R2", "N")}
+        values = {key: self.metrics[key] for key in ("RMSE", "MRE", "MAE", "R2", "N")}
+        values["N_EXCLUDED"] = int((~self.used).sum())
+        values["COVERAGE"] = self.coverage.get("coverage", float("nan"))
+        return values
 
 
 def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR, field="",
-                   n_points=None, sampling="nearest", outlier_threshold=None):
-    """A model against prepared independent samples: predictions and metrics -> EvaluationRun."""
+                   n_points=None, sampling="nearest", outlier_threshold=None,
+                   include_training=False, crs_wkt="", interval_coverage=0.9):
+    """A model against prepared samples -> EvaluationRun. Samples at the model's own training
+    or validation samples (model.samples, by location) are left out unless include_training."""
     table = prepared.table
     x = table.factors[model.factor_names].to_numpy(dtype=float)
     y = np.asarray(table.values, dtype=float)
+    independence = match_model_samples(model, table.x, table.y, crs_wkt)
+    used = np.ones(y.size, dtype=bool) if include_training else ~independence.at_model_sample
+    for text, kind in independence_notes(independence, include_training, y.size):
+        (monitor.warning if kind == "warning" else monitor.info)(text)
+    if not used.any():
+        raise SoilMetalError(
+            f"All {y.size} evaluation samples lie at samples the model was trained or validated "
+            "on, so none is independent. Give samples of another survey or area, or set "
+            "INCLUDE_TRAINING to evaluate on them anyway (labelled 'includes training "
+            "samples').")
     mean, std = model.predict(x)
     outside = model.outside_training_range(x)
-    metrics = regression_metrics(y, mean)
+    metrics = regression_metrics(y[used], mean[used])
     predictions = pd.DataFrame({"sample_id": table.ids, "x": table.x, "y": table.y,
                                 "measured": y, "predicted": mean, "error": mean - y,
-                                "ensemble_std": std, "outside_training_range": outside})
-    monitor.info(f"{metrics['N']} samples: RMSE {format_number(metrics['RMSE'])} {UNIT}, MRE "
-                 f"{format_number(metrics['MRE'])}, MAE {format_number(metrics['MAE'])}, R2 "
-                 f"{format_number(metrics['R2'])}.")
-    if outside.any():
-        monitor.warning(f"{int(outside.sum())} of {y.size} samples have factor values outside "
-                        "the model's training ranges (extrapolation).")
+                                "ensemble_std": std, "outside_training_range": outside,
+                                "model_sample_role": independence.role, "evaluated": used})
+    coverage = {}
+    if model.cv is not None:
+        coverage = observed_coverage(model, x[used], y[used], interval_coverage)
+        monitor.info(f"{coverage['inside']} of {coverage['n']} samples lie inside the model's "
+                     f"{100 * coverage['nominal']:g} % prediction interval (observed coverage "
+                     f"{format_number(100 * coverage['coverage'])} %).")
+    run = EvaluationRun(model, os.path.basename(str(model_path)) if model_path else "",
+                        prepared, field, n_points, sampling, outlier_threshold, predictions,
+                        metrics, independence, bool(include_training),
+                        str(model_path) if model_path else "", coverage)
+    monitor.info(f"{metrics['N']} {run.label}: RMSE {format_number(metrics['RMSE'])} {UNIT}, "
+                 f"MRE {format_number(metrics['MRE'])}, MAE {format_number(metrics['MAE'])}, "
+                 f"R2 {format_number(metrics['R2'])}.")
+    if outside[used].any():
+        monitor.warning(f"{int(outside[used].sum())} of {int(used.sum())} samples have factor "
+                        "values outside the model's training ranges (extrapolation).")
     monitor.set_progress(100)
-    return EvaluationRun(model, os.path.basename(str(model_path)) if model_path else "",
-                         prepared, field, n_points, sampling, outlier_threshold, predictions,
-                         metrics)
+    return run
 
 
 def build_evaluation_report(run):
@@ -1057,8 +1111,11 @@ def build_evaluation_report(run):
     model, metrics = run.model, run.metrics
     metal = model.metal or run.field
     report = HtmlReport(f"Evaluation of the {metal} model")
-    report.paragraph("The model's predictions at independent samples, compared with the "
-                     "measured content.")
+    report.paragraph(f"The model's predictions compared with the measured content; the "
+                     f"metrics describe {run.label}.")
+    for text, kind in independence_notes(run.independence, run.include_training,
+                                         len(run.predictions)):
+        report.note(text, kind)
     report.heading("Model and samples")
     report.key_values({
         "Model file": run.model_name or "\u2014",
@@ -1069,29 +1126,47 @@ def build_evaluation_report(run):
         "Measured field": run.field,
         "Factor value at a point": _sampling_label(run.sampling),
         "Outlier removal": _outlier_text(run.prepared, run.outlier_threshold)})
-    samples_section(report, run.prepared, run.n_points, {"Samples evaluated": metrics["N"]})
+    samples_section(report, run.prepared, run.n_points, {
+        "Left out: at a sample the model was trained or validated on (N_EXCLUDED)":
+            int((~run.used).sum()),
+        "Samples evaluated": metrics["N"]})
 
     report.heading("Accuracy")
-    report.table(_metrics_frame({"Evaluation samples": metrics}), float_format=_float_cells,
+    report.table(_metrics_frame({run.label[0].upper() + run.label[1:]: metrics}),
+                 float_format=_float_cells,
                  caption="RMSE = sqrt(mean((predicted - measured)\u00b2)); MRE = "
                          "mean(|predicted - measured| / measured); MAE = mean absolute error; "
                          "R\u00b2 = 1 - SS_res / SS_tot")
-    outside = run.predictions["outside_training_range"].to_numpy(dtype=bool)
+    if run.coverage:
+        cov = run.coverage
+        report.paragraph(
+            f"Prediction intervals: {cov['inside']} of {cov['n']} samples lie inside the model's "
+            f"{100 * cov['nominal']:g} % interval (from its cross-validation residuals, as "
+            f"'Predict content map' writes them): observed coverage "
+            f"{format_number(100 * cov['coverage'])} % (COVERAGE). Well below the nominal share "
+            "means the intervals are too narrow at these samples.")
+    else:
+        report.paragraph("Prediction intervals: not checked, the model file has no "
+                         "cross-validation residuals (trained with CV = 0 or before soilmetal "
+                         "0.2.0); COVERAGE is NaN.")
+    shown = run.predictions[run.used]
+    outside = shown["outside_training_range"].to_numpy(dtype=bool)
     if outside.any():
         report.note(f"{int(outside.sum())} of {outside.size} samples have factor values outside "
                     "the ranges of the model's training samples: the model extrapolates there.",
                     "warning")
-    sets = {"inside the training ranges": (run.predictions["measured"][~outside],
-                                           run.predictions["predicted"][~outside])}
+    sets = {"inside the training ranges": (shown["measured"][~outside],
+                                           shown["predicted"][~outside])}
     if outside.any():
-        sets["outside (extrapolation)"] = (run.predictions["measured"][outside],
-                                           run.predictions["predicted"][outside])
+        sets["outside (extrapolation)"] = (shown["measured"][outside],
+                                           shown["predicted"][outside])
     report.figure(predicted_vs_measured(sets, title=f"{metal}: predicted vs measured"),
                   caption="Predicted vs measured content; the dashed line is 1:1")
     report.heading("Per sample")
     display = run.predictions.drop(columns=["x", "y"]).rename(columns={
         "sample_id": "sample", "ensemble_std": "ensemble std",
-        "outside_training_range": "outside training range"})
+        "outside_training_range": "outside training range",
+        "model_sample_role": "at a model sample (its role)", "evaluated": "in the metrics"})
     report.table(display, float_format=_float_cells,
                  caption=f"Measured and predicted content ({UNIT}), error = predicted - measured")
     return report
@@ -1101,6 +1176,9 @@ def evaluation_figure_data(run):
     """The data behind the evaluatemodel report, for scripts (JSON-ready)."""
     return {"algorithm": "evaluatemodel", "metal": run.model.metal, "field": run.field,
             "unit": UNIT, "model_file": run.model_name, "metrics": run.metrics,
+            "metrics_describe": run.label, "n_excluded": int((~run.used).sum()),
+            "interval_coverage": run.coverage or None,
+            "location_tolerance": run.independence.tolerance if run.independence else None,
             "samples": run.predictions.to_dict(orient="records"),
             "dropped": run.prepared.summary_rows()}
 
@@ -1112,7 +1190,7 @@ def write_evaluation_outputs(run, report_path=None, table_path=None):
     json_path = None
     if html is not None:
         write_text_atomic(report_path, html)
-        json_path = figures_json_path(report_path, [table_path])
+        json_path = figures_json_path(report_path, [table_path, run.model_path])
         write_json(evaluation_figure_data(run), json_path)
     if table_path:
         write_table_csv(run.predictions, table_path)

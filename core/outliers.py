@@ -172,3 +172,25 @@ def _fmt(x):
     if abs(x) >= 1000:
         return f"{x:.1f}".rstrip("0").rstrip(".")
     return f"{x:.4g}"
+
+
+def hot_spot_warning(removed, kept_values, unit="mg/kg"):
+    """Warning text when the removed outliers include the highest measured values, else "".
+
+    removed: [(sample id, value, reason)]; kept_values: the contents that stay. In a
+    contamination survey the highest samples are often the hot spots the survey is for, so
+    removing them is a decision the user must see, not a silent clean-up.
+    """
+    kept = np.asarray(kept_values, dtype=float)
+    kept_max = float(np.nanmax(kept)) if kept.size else -math.inf
+    high = sorted(((value, sid) for sid, value, _ in removed if value > kept_max), reverse=True)
+    if not high:
+        return ""
+    listed = ", ".join(f"{sid} ({_fmt(value)} {unit})" for value, sid in high[:5])
+    more = f" and {len(high) - 5} more" if len(high) > 5 else ""
+    return (f"The outlier rule removed the {len(high)} highest measured value(s): {listed}{more}; "
+            f"the highest value kept is {_fmt(kept_max)} {unit}. In a contamination survey these "
+            "may be the hot spots the survey is for, and the map can then never show them. Check "
+            "them in the field data; if they are real, keep them and model log(content) "
+            "(LOG_TARGET), which lessens their pull on the network, or remove only gross "
+            "errors (IQR rule with OUTLIERS_THRESHOLD 3, the 'far out' fences).")

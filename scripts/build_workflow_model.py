@@ -13,22 +13,37 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildAlgorithm, QgsProcessingModelChildParameterSource,
                        QgsProcessingModelOutput, QgsProcessingModelParameter,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterField,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
+from core.cv import DEFAULT_SCHEME, SCHEME_LABELS  # noqa: E402
+from core.outliers import LABELS as OUTLIER_LABELS  # noqa: E402
+from core.sampling import SAMPLING_LABELS  # noqa: E402
+
 MODEL_NAME = "trgabpworkflow"
 OUTPUT_PATH = ROOT / "models" / f"{MODEL_NAME}.model3"
 
 
-def model_input(model, parameter, x, y, description):
-    """Add a model input parameter with its help and canvas position."""
+def model_input(model, parameter, x, y, description, advanced=False):
+    """Add a model input parameter with its help and canvas position.
+
+    QGIS 3.22 does not save a parameter's setHelp() in a .model3; the modeler keeps per-input
+    help in the model's help content, keyed by the parameter name, so it goes there too.
+    """
     parameter.setHelp(description)
+    content = model.helpContent()
+    content[parameter.name()] = description
+    model.setHelpContent(content)
+    if advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     component = QgsProcessingModelParameter(parameter.name())
     component.setPosition(QPointF(x, y))
     component.setDescription(parameter.description())
@@ -123,7 +138,31 @@ def build():
     model_input(model, QgsProcessingParameterString(
         "CLASS_BREAKS", "Content class breaks (mg/kg)", defaultValue="0,30,50,70,90,110"), 50, 1170,
         "Class breaks for the share of area per content class.")
+    model_input(model, QgsProcessingParameterEnum(
+        "OUTLIERS", "Remove outlying measured values (both surveys)",
+        options=list(OUTLIER_LABELS), defaultValue=0), 50, 1240,
+        "Outlier rule applied to the measured contents before factor selection, GA-BP and the "
+        "transfer: 0 none (default), 1 IQR rule (the demo's choice, removing the paper's "
+        "'abnormal maxima'), 2 z-score. The reports warn when the rule removes the highest values "
+        "(possible hot spots).", advanced=True)
+    model_input(model, QgsProcessingParameterEnum(
+        "SAMPLING", "Factor value at a sample point", options=list(SAMPLING_LABELS),
+        defaultValue=0), 50, 1310,
+        "How factor rasters are read at each sample in every step: 0 the pixel the point falls "
+        "in (default), 1 bilinear, 2 the mean of the 3 x 3 window.", advanced=True)
+    model_input(model, QgsProcessingParameterBoolean(
+        "LOG_TARGET", "Model log(content)", defaultValue=False), 50, 1380,
+        "GA-BP models log(content), back-transformed by exp (a geometric-mean prediction); the "
+        "transfer keeps the source model's choice. Helps with skewed contents and hot spots.",
+        advanced=True)
+    model_input(model, QgsProcessingParameterEnum(
+        "CV", "Cross-validation", options=list(SCHEME_LABELS), defaultValue=DEFAULT_SCHEME),
+        50, 1450,
+        "Cross-validation of GA-BP and of the transfer comparison: 0 none, 1 random k-fold, "
+        "2 spatial k-fold (default; clusters of sample locations held out whole). It judges the "
+        "models and decides the transfer verdict; it does not change the map.", advanced=True)
     del rasters
+    sample_options = {"OUTLIERS": ("input", "OUTLIERS"), "SAMPLING": ("input", "SAMPLING")}
     child(model, "spectral_source", "spectralindices", "Spectral indices, first survey", 400, 50,
           {"INPUT": ("input", "LANDSAT_SOURCE"), "SCALE": ("input", "SCALE"),
            "OUTPUT": "TEMPORARY_OUTPUT"})
@@ -138,17 +177,19 @@ def build():
     child(model, "select", "selectfactors", "Factor selection, first survey", 700, 300,
           {"POINTS": ("input", "POINTS_SOURCE"), "FIELD": ("input", "FIELD_SOURCE"),
            "FACTORS": source_factors, "MIN_ABS_R": 0.3, "MAX_VIF": 10.0,
-           "ALWAYS_INCLUDE": ("input", "ALWAYS_INCLUDE")},
+           "ALWAYS_INCLUDE": ("input", "ALWAYS_INCLUDE"), **sample_options},
           [("OUTPUT_REPORT", "Factor selection report")])
     child(model, "train", "traingabp", "GA-BP, first survey", 700, 450,
           {"POINTS": ("input", "POINTS_SOURCE"), "FIELD": ("input", "FIELD_SOURCE"),
            "FACTORS": source_factors, "FACTOR_NAMES": ("child", "select", "SELECTED"),
-           "ENSEMBLE": ("input", "ENSEMBLE"), "SEED": ("input", "SEED")},
+           "ENSEMBLE": ("input", "ENSEMBLE"), "SEED": ("input", "SEED"),
+           "LOG_TARGET": ("input", "LOG_TARGET"), "CV": ("input", "CV"), **sample_options},
           [("OUTPUT_REPORT", "GA-BP report")])
     child(model, "transfer", "transfergabp", "Tr-GA-BP, second survey", 1000, 450,
           {"SOURCE_MODEL": ("child", "train", "OUTPUT_MODEL"), "POINTS": ("input", "POINTS_TARGET"),
            "FIELD": ("input", "FIELD_TARGET"), "FACTORS": target_factors,
-           "TRAIN_SAMPLES": ("input", "TRAIN_SAMPLES"), "SEED": ("input", "SEED")},
+           "TRAIN_SAMPLES": ("input", "TRAIN_SAMPLES"), "SEED": ("input", "SEED"),
+           "CV": ("input", "CV"), **sample_options},
           [("OUTPUT_MODEL", "Tr-GA-BP model, second survey"), ("OUTPUT_REPORT", "Transfer report")])
     child(model, "predict", "predictcontent", "Content map, second survey", 1300, 450,
           {"MODEL": ("child", "transfer", "OUTPUT_MODEL"), "FACTORS": target_factors},

@@ -91,3 +91,32 @@ def test_missing_factor_and_foreign_file_are_refused(run_alg, tmp_path, setup):
     with pytest.raises(QgsProcessingException, match="not a soilmetal model"):
         run_alg("evaluatemodel", {"MODEL": str(bogus), "POINTS": setup["points"], "FIELD": "pb",
                                   "FACTORS": [setup["raster"]]})
+
+
+def test_the_model_own_samples_are_left_out_by_location(run_alg, tmp_path, setup):
+    model = setup["model"]
+    # The model says it was trained on P0-P4 and validated on P5: their locations, in EPSG:32649.
+    layer_points = [(ORIGIN[0] + 15.0, ORIGIN[1] - 15.0)]   # not an evaluation point
+    from osgeo import ogr
+    ds = ogr.Open(setup["points"])
+    layer = ds.GetLayer(0)
+    located = {f.GetField("sample_id"): (f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY())
+               for f in layer}
+    crs = layer.GetSpatialRef().ExportToWkt()
+    ds = None
+    own = [located[f"P{k}"] for k in range(6)] + layer_points
+    model.samples = {"crs": crs, "x": [p[0] for p in own], "y": [p[1] for p in own],
+                     "id": [f"T{k}" for k in range(7)], "factors": [[1.0, 0.5]] * 7,
+                     "observed": [30.0] * 7, "role": ["train"] * 5 + ["validation"] * 2}
+    save_model(model, str(tmp_path / "own.json"))
+    base = {"MODEL": str(tmp_path / "own.json"), "POINTS": setup["points"], "FIELD": "pb",
+            "FACTORS": [setup["raster"]], "OUTPUT_REPORT": str(tmp_path / "own.html")}
+    result = run_alg("evaluatemodel", base)
+    assert result["N_EXCLUDED"] == 6 and result["N"] == 18
+    predicted = model.predict(setup["x"][6:])[0]
+    measured = setup["measured"][6:]
+    assert result["RMSE"] == pytest.approx(np.sqrt(np.mean((predicted - measured) ** 2)), rel=1e-6)
+    assert "Independent samples" in (tmp_path / "own.html").read_text(encoding="utf-8")
+    kept = run_alg("evaluatemodel", dict(base, INCLUDE_TRAINING=True))
+    assert kept["N"] == 24 and kept["N_EXCLUDED"] == 0
+    assert "include training samples" in (tmp_path / "own.html").read_text(encoding="utf-8")

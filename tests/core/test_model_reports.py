@@ -144,6 +144,8 @@ def test_training_report_and_outputs(tmp_path):
     np.testing.assert_allclose(run.member_rmse["validation RMSE"], expected, rtol=1e-12)
     html = build_training_report(run).to_html()
     assert html.count("<img") == 6   # + the out-of-fold figure (CV) and the residual variogram
+    # S999 (900) is above every kept value: the warning box says it may be a hot spot.
+    assert "removed the 1 highest measured value(s): S999 (900 mg/kg)" in html
     for text in ("GONE", "S999", "above the upper fence", "Validation, predicting the training mean",
                  "GA-BP model for Pb", "relative"):
         assert text in html, text

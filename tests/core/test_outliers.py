@@ -126,3 +126,17 @@ def test_table_lists_outliers():
     assert list(table.columns) == ["index", "value", "reason"]
     assert len(table) == result.count == int(result.mask.sum())
     assert math.isclose(table.set_index("index").loc[17, "value"], 200.0)
+
+
+def test_removing_the_highest_values_is_flagged_as_possible_hot_spots():
+    from core.outliers import hot_spot_warning
+    values = np.array([20.0, 22, 25, 21, 24, 23, 26, 180, 240])
+    result = find_outliers(values, "iqr")
+    removed = [(f"S{i}", v, why) for i, v, why in result.outliers]
+    kept = values[~result.mask]
+    assert {sid for sid, _, _ in removed} == {"S7", "S8"}      # the two highest
+    text = hot_spot_warning(removed, kept)
+    assert "removed the 2 highest measured value(s): S8 (240 mg/kg), S7 (180 mg/kg)" in text
+    assert "LOG_TARGET" in text and "hot spots" in text
+    low = [("L", 1.0, "below Q1 - 1.5 x IQR")]
+    assert hot_spot_warning(low, kept) == ""                  # a low outlier is no hot spot
