@@ -78,11 +78,16 @@ def test_train_transfer_evaluate_chain(profile, tmp_path):
     assert transferred.provenance["method"] == "lm"
     assert results["BETA"] == pytest.approx(np.median(transferred.provenance["beta"]))   # issue 9: the median
 
-    code, payload, log = run_algorithm_cli("evaluatemodel", {
-        "MODEL": tmp_path / "cu_2019.json", "POINTS": tgt_points, "FIELD": "cu_mg_kg",
-        "FACTORS": tgt_raster, "OUTPUT_TABLE": tmp_path / "eval.csv"}, profile)
+    # Every 2019 sample was given to the transfer (16 retrained on, the rest validated on):
+    # evaluatemodel leaves them out and, with none left, says how to go on (issue 9).
+    evaluation = {"MODEL": tmp_path / "cu_2019.json", "POINTS": tgt_points, "FIELD": "cu_mg_kg",
+                  "FACTORS": tgt_raster, "OUTPUT_TABLE": tmp_path / "eval.csv"}
+    code, payload, log = run_algorithm_cli("evaluatemodel", evaluation, profile)
+    assert code != 0 and "none is independent" in log and "INCLUDE_TRAINING" in log
+    code, payload, log = run_algorithm_cli("evaluatemodel", dict(evaluation, INCLUDE_TRAINING="true"),
+                                           profile)
     assert code == 0, log
-    assert payload["results"]["N"] == 40
+    assert payload["results"]["N"] == 40 and payload["results"]["N_EXCLUDED"] == 0
     assert len((tmp_path / "eval.csv").read_text().splitlines()) == 41
 
 
