@@ -32,6 +32,7 @@ from .intervals import observed_coverage
 from .gabp import MIN_TRAINING_SAMPLES, GABPSettings, train_gabp
 from .metrics import regression_metrics
 from .outliers import hot_spot_warning
+from .outputs import final_path
 from .model_file import Model, model_to_bytes, save_model
 from .monitor import NULL_MONITOR
 from .report import (HtmlReport, _new_figure, bar_figure, curves, format_number,
@@ -89,11 +90,17 @@ def check_model_factors(model, sources, model_name="The model"):
 
 
 def figures_json_path(report_path, taken=()):
-    """Where a report's figure data go: the report's stem + .json, unless that path is taken."""
+    """Where a report's figure data go: the report's stem + .json, unless that path is taken.
+
+    Paths are compared as they will be once the run's outputs are in place (a staged report's
+    JSON becomes <final stem>.json), so the JSON never replaces an input or output model file.
+    """
     stem = os.path.splitext(str(report_path))[0]
     path = stem + ".json"
-    taken = {os.path.abspath(str(p)) for p in taken if p}
-    if os.path.abspath(path) in taken:
+    final_json = os.path.splitext(str(final_path(report_path)))[0] + ".json"
+    taken = {os.path.abspath(str(p)) for p in taken if p} | \
+        {os.path.abspath(str(final_path(p))) for p in taken if p}
+    if os.path.abspath(path) in taken or os.path.abspath(final_json) in taken:
         path = stem + ".figures.json"
     return path
 

@@ -161,6 +161,17 @@ def build():
         "Cross-validation of GA-BP and of the transfer comparison: 0 none, 1 random k-fold, "
         "2 spatial k-fold (default; clusters of sample locations held out whole). It judges the "
         "models and decides the transfer verdict; it does not change the map.", advanced=True)
+    model_input(model, QgsProcessingParameterNumber(
+        "COVERAGE", "Prediction interval coverage (0-1)", QgsProcessingParameterNumber.Double,
+        defaultValue=0.9, minValue=0.01, maxValue=0.999), 50, 1520,
+        "Share of the true contents the lower and upper bound maps should enclose (default 0.9), "
+        "calibrated on the transfer's cross-validation residuals (needs CV 1 or 2).",
+        advanced=True)
+    model_input(model, QgsProcessingParameterNumber(
+        "THRESHOLD", "Threshold content for the exceedance map (mg/kg)",
+        QgsProcessingParameterNumber.Double, optional=True), 50, 1590,
+        "A guideline value in mg/kg (e.g. a soil screening value); the exceedance map gives the "
+        "probability that the content is above it. Empty: no exceedance map.")
     del rasters
     sample_options = {"OUTLIERS": ("input", "OUTLIERS"), "SAMPLING": ("input", "SAMPLING")}
     child(model, "spectral_source", "spectralindices", "Spectral indices, first survey", 400, 50,
@@ -192,8 +203,11 @@ def build():
            "CV": ("input", "CV"), **sample_options},
           [("OUTPUT_MODEL", "Tr-GA-BP model, second survey"), ("OUTPUT_REPORT", "Transfer report")])
     child(model, "predict", "predictcontent", "Content map, second survey", 1300, 450,
-          {"MODEL": ("child", "transfer", "OUTPUT_MODEL"), "FACTORS": target_factors},
-          [("OUTPUT", "Content map"), ("OUTPUT_UNCERTAINTY", "Uncertainty map")])
+          {"MODEL": ("child", "transfer", "OUTPUT_MODEL"), "FACTORS": target_factors,
+           "COVERAGE": ("input", "COVERAGE"), "THRESHOLD": ("input", "THRESHOLD")},
+          [("OUTPUT", "Content map"), ("OUTPUT_UNCERTAINTY", "Uncertainty map"),
+           ("OUTPUT_LOWER", "Lower bound map"), ("OUTPUT_UPPER", "Upper bound map"),
+           ("OUTPUT_EXCEEDANCE", "Exceedance probability map")])
     child(model, "statistics", "contentstatistics", "Content statistics", 1600, 450,
           {"INPUT": ("child", "predict", "OUTPUT"), "REFERENCE_MEAN": ("input", "REFERENCE_MEAN"),
            "REFERENCE_MAX": ("input", "REFERENCE_MAX"), "CLASS_BREAKS": ("input", "CLASS_BREAKS")},

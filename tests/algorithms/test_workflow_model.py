@@ -62,9 +62,14 @@ def test_workflow_model_runs_end_to_end_on_demo_data(plugin, tmp_path):
 def test_every_workflow_input_has_help(plugin):
     model = QgsApplication.processingRegistry().algorithmById(MODEL_ID)
     names = {parameter.name() for parameter in model.parameterDefinitions()}
-    assert {"OUTLIERS", "SAMPLING", "LOG_TARGET", "CV"} <= names
+    assert {"OUTLIERS", "SAMPLING", "LOG_TARGET", "CV", "COVERAGE", "THRESHOLD"} <= names
     inputs = [p for p in model.parameterDefinitions() if not p.isDestination()]
-    assert len(inputs) == 19
+    assert len(inputs) == 21
+    for child_id, name in (("predict", "COVERAGE"), ("predict", "THRESHOLD"), ("train", "CV"),
+                           ("transfer", "CV"), ("train", "LOG_TARGET"), ("select", "OUTLIERS"),
+                           ("transfer", "SAMPLING")):
+        sources = model.childAlgorithm(child_id).parameterSources()[name]
+        assert sources[0].parameterName() == name, (child_id, name)
     help_content = model.helpContent()
     for parameter in inputs:
         assert help_content.get(parameter.name(), "").strip(), parameter.name()
