@@ -7,6 +7,7 @@ from ..core.model_file import load_model
 from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
 from ..core.sampling import prepare_samples
 from .base import SoilMetalAlgorithm
+from .compat import NUMBER_DOUBLE
 
 
 class EvaluateModelAlgorithm(SoilMetalAlgorithm):
@@ -33,7 +34,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
             defaultValue=False), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.INTERVAL_COVERAGE, self.tr("Nominal coverage of the prediction intervals checked"),
-            QgsProcessingParameterNumber.Double, defaultValue=0.9, minValue=0.01, maxValue=0.99),
+            NUMBER_DOUBLE, defaultValue=0.9, minValue=0.01, maxValue=0.99),
             advanced=True)
         self.add_sample_options()
         self.add_optional_file_output(self.OUTPUT_REPORT, "Evaluation report", "HTML files (*.html)")

@@ -18,9 +18,6 @@ SECOND_ROUND = "### Added in the second round"
 
 # Not implemented yet: "algorithm" (a whole algorithm) or "algorithm.NAME" -> the issue adding it.
 PENDING = {
-    "evaluatemodel.INCLUDE_TRAINING": 9,
-    "evaluatemodel.N_EXCLUDED": 9,
-    "evaluatemodel.COVERAGE": 9,
     "contentstatistics.THRESHOLD": 9,
     "contentstatistics.AOA": 9,
 }
