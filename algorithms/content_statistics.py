@@ -8,8 +8,9 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand,
 from .compat import NUMBER_DOUBLE
 from ..core.content_stats import parse_class_breaks
 from ..core.errors import SoilMetalError
-from ..core.statistics_run import DEFAULT_CLASS_BREAKS, INDEX_LABELS, run_content_statistics
+from ..core.statistics_run import DEFAULT_CLASS_BREAKS, INDEX_LABELS, is_auto, run_content_statistics
 from .base import SoilMetalAlgorithm
+from .styling import style_output
 
 
 class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
@@ -47,7 +48,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                 name, self.tr(label), NUMBER_DOUBLE, optional=True,
                 minValue=0.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterString(
-            self.CLASS_BREAKS, self.tr("Class breaks, mg/kg (comma-separated)"),
+            self.CLASS_BREAKS, self.tr("Class breaks, mg/kg (comma-separated, or auto)"),
             defaultValue=DEFAULT_CLASS_BREAKS))
         self.add_parameter(QgsProcessingParameterEnum(
             self.INDEX, self.tr("Pollution index"), options=[self.tr(label) for label in INDEX_LABELS],
@@ -67,7 +68,9 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """Refuse bad class breaks, or an index map without a background, before the run."""
         try:
-            parse_class_breaks(self.parameterAsString(parameters, self.CLASS_BREAKS, context))
+            breaks = self.parameterAsString(parameters, self.CLASS_BREAKS, context)
+            if not is_auto(breaks):
+                parse_class_breaks(breaks)
         except SoilMetalError as error:
             return False, f"CLASS_BREAKS: {error}"
         wants_index = parameters.get(self.OUTPUT_INDEX) is not None and bool(
@@ -108,7 +111,6 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                                (self.OUTPUT_INDEX, index_path)):
             if path_out:
                 results[name] = path_out
-        if index_path and context.willLoadLayerOnCompletion(index_path):
-            details = context.layerToLoadOnCompletionDetails(index_path)
-            details.name = f"{run.index.symbol} {run.name}"
+        if index_path:
+            style_output(context, index_path, run.index.kind, run.name, feedback=feedback)
         return results

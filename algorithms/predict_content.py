@@ -11,7 +11,7 @@ from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
 from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
 from .base import SoilMetalAlgorithm
-from .styling import style_content_output
+from .styling import style_output
 
 
 class PredictContentAlgorithm(SoilMetalAlgorithm):
@@ -122,14 +122,14 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             kriging_neighbours=self.parameterAsInt(parameters, self.KRIGING_NEIGHBOURS, context),
             kriged_path=companions[self.OUTPUT_KRIGED_RESIDUAL])
         metal = model.metal or "Content"
-        style_content_output(context, output, metal, "content")
+        style_output(context, output, "content", metal, feedback=feedback)
         results = {self.OUTPUT: output, "PIXELS_MAPPED": summary["pixels_mapped"],
                    "EXTRAPOLATED_FRACTION": summary["extrapolated_fraction"],
                    "PIXELS_CLAMPED": summary["pixels_clamped"]}
         if summary["aoa_share"] is not None:
             results["AOA_SHARE"] = summary["aoa_share"]
         if companions[self.OUTPUT_UNCERTAINTY]:
-            style_content_output(context, companions[self.OUTPUT_UNCERTAINTY], metal, "uncertainty")
+            style_output(context, companions[self.OUTPUT_UNCERTAINTY], "spread", metal, feedback=feedback)
         for name, path in companions.items():
             if path:
                 results[name] = path

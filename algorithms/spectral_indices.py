@@ -14,6 +14,7 @@ from ..core.landsat import is_mtl_file
 from ..core.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
 from ..core.sentinel2 import is_sentinel2_product
 from .base import SoilMetalAlgorithm
+from .styling import style_output
 
 
 class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
@@ -156,6 +157,7 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
             qa_layout=LAYOUTS[self.parameterAsEnum(parameters, self.QA_LAYOUT, context)],
             accept_scale=self.parameterAsBool(parameters, self.ACCEPT_SCALE, context),
             monitor=self.monitor(feedback))
+        style_output(context, output, "factors", "Spectral factors", feedback=feedback)
         return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"]),
                 self.MASKED_SHARE: result["masked_share"]}
 

@@ -1,118 +1,281 @@
-"""Colour ramps for content maps, applied when Processing loads an output into the project."""
+"""Style sidecars: a .qml beside every raster the plugin writes, so that a map made by
+qgis_process on a server opens styled when it is dragged into QGIS (QGIS loads `<name>.qml`
+beside `<name>.tif` as the layer's default style).
 
-import math
+One function writes them all: ``write_style(path, kind, ...)``. The classes come from
+core/classes.py, where contentstatistics takes its Table 7 classes too.
 
-from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
-                       QgsProcessingLayerPostProcessorInterface,
-                       QgsRasterLayer, QgsRasterShader, QgsSingleBandPseudoColorRenderer)
+Kinds:
+- ``content``, ``lower``, ``upper``: content classes (round breaks, "auto" unless ``breaks``
+  are given; pass the content map's breaks to its interval maps so all three share classes),
+  green to purple;
+- ``spread`` (ensemble spread), ``width``: white to blue over 0 to the 99th percentile;
+- ``igeo``: Muller's classes 0-6; ``cf``: Hakanson's classes < 1, 1-3, 3-6, >= 6;
+- ``exceedance``: probability classes 0-0.1-0.25-0.5-0.75-0.9-1;
+- ``aoa``: a dissimilarity index with its threshold (``threshold`` or the band metadata key
+  AOA_THRESHOLD): inside / outside the area of applicability; ``aoa_mask``: 1 inside, 0 outside;
+- ``residual`` (kriged residual): blue-white-red, symmetric around 0;
+- ``factors``: one grey band (band 1, 2-98 % stretch), never a false-colour RGB.
+"""
+
+import os
+
+from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientColorRamp,
+                       QgsProcessingLayerPostProcessorInterface, QgsRasterLayer, QgsRasterShader,
+                       QgsSingleBandGrayRenderer, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
-from .compat import SHADER_DISCRETE, STATISTIC_MAX, STATISTIC_MIN
+from ..core import classes
+from ..core.classes import nice_breaks  # noqa: F401 (the legend's round breaks, used by tests)
 from ..core.outputs import final_path
+from ..core.raster_io import read_band_sample
+from .compat import SHADER_DISCRETE
 
-# Low content green, background yellow, contaminated red to purple: the usual reading of a
-# contamination map. Uncertainty maps use a neutral white-to-blue ramp.
-CONTENT_COLOURS = ("#1a9850", "#a6d96a", "#ffffbf", "#fdae61", "#d73027", "#7b1f5e")
-UNCERTAINTY_COLOURS = ("#f7fbff", "#9ecae1", "#2171b5", "#08306b")
-CLASSES = 8
-
-
-def _ramp(colours):
-    """A gradient colour ramp through the given colours, evenly spaced."""
-    stops = [QgsGradientStop(i / (len(colours) - 1), QColor(c)) for i, c in enumerate(colours[1:-1], start=1)]
-    return QgsGradientColorRamp(QColor(colours[0]), QColor(colours[-1]), False, stops)
+KINDS = ("content", "lower", "upper", "spread", "width", "igeo", "cf", "exceedance", "aoa",
+         "aoa_mask", "residual", "factors")
+AOA_THRESHOLD_KEY = "AOA_THRESHOLD"
 
 
-def nice_breaks(low, high, classes=CLASSES):
-    """About `classes` + 1 round class breaks (steps of 1, 2, 2.5 or 5 x 10^k) covering [low, high]."""
-    raw = (high - low) / max(classes, 1)
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    start = math.floor(low / step) * step
-    count = max(1, math.ceil((high - start) / step - 1e-9))
-    return [start + i * step for i in range(count + 1)]
+def style_path(raster_path):
+    """Where QGIS looks for a raster's default style: the same name with .qml."""
+    return os.path.splitext(str(raster_path))[0] + ".qml"
 
 
-def _format(value):
-    """A break value without spurious decimals."""
-    return f"{value:g}"
+def _label(value):
+    """A class break as text, three significant digits at most."""
+    return classes.break_text(value)
 
 
-def content_range(layer):
-    """The 2-98 % range of band 1 (min/max when no histogram can be built)."""
-    provider = layer.dataProvider()
-    stats = provider.bandStatistics(1, STATISTIC_MIN | STATISTIC_MAX)
-    low, high = stats.minimumValue, stats.maximumValue
+def _open_classes(breaks, colours, unit=""):
+    """Items of open-ended classes over breaks b0..bn: '< b1', 'b1 - b2', ..., '>= b(n-1)'."""
+    count = len(breaks) - 1
+    palette = classes.colours_for(count, colours)
+    suffix = f" {unit}" if unit else ""
+    items = []
+    for index in range(count):
+        lower, upper = breaks[index], breaks[index + 1]
+        if count == 1:
+            label = f"{_label(lower)} - {_label(upper)}{suffix}"
+        elif index == 0:
+            label = f"< {_label(upper)}{suffix}"
+        elif index == count - 1:
+            label = f">= {_label(lower)}{suffix}"
+        else:
+            label = f"{_label(lower)} - {_label(upper)}{suffix}"
+        value = float("inf") if index == count - 1 else float(upper)
+        items.append((value, palette[index], label))
+    return items
+
+
+def _index_items(breaks, names, colours, first_label, symbol):
+    """Items of an index's standard classes: class k holds values up to breaks[k]."""
+    items = []
+    for k, name in enumerate(names):
+        if k == 0:
+            label = f"{first_label}: {name}"
+        elif k == len(names) - 1:
+            label = f"{'>' if symbol == 'Igeo' else '>='} {_label(breaks[-1])}: {name}"
+        else:
+            label = f"{_label(breaks[k - 1])} - {_label(breaks[k])}: {name}"
+        if symbol == "Igeo":
+            label = f"class {k} ({label})"
+        value = float(breaks[k]) if k < len(breaks) else float("inf")
+        items.append((value, colours[k], label))
+    return items
+
+
+def _band_threshold(path, band=1):
+    """The AOA_THRESHOLD of a band's metadata, None when absent."""
+    from osgeo import gdal
+    dataset = gdal.Open(str(path))
+    if dataset is None:
+        return None
+    raster_band = dataset.GetRasterBand(band)
+    value = raster_band.GetMetadataItem(AOA_THRESHOLD_KEY) or dataset.GetMetadataItem(AOA_THRESHOLD_KEY)
     try:
-        low, high = provider.cumulativeCut(1, 0.02, 0.98)
-    except Exception:  # cumulativeCut needs a histogram; keep min/max when it cannot be built
-        pass
-    return low, high
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def class_items(path, kind, breaks=None, threshold=None, band=1):
+    """The classes of a style kind as (upper value, colour, label) tuples (QGIS-free logic)."""
+    if kind in ("content", "lower", "upper"):
+        breaks = list(breaks) if breaks else classes.map_content_breaks(path, band)
+        return _open_classes(breaks or [0.0, 1.0], classes.CONTENT_COLOURS, "mg/kg")
+    if kind in ("spread", "width"):
+        values = read_band_sample(path, band)
+        high = classes.value_range(values, (0.0, 99.0))
+        top = high[1] if high and high[1] > 0 else 1.0
+        return _open_classes(breaks or nice_breaks(0.0, top, 6), classes.SPREAD_COLOURS, "mg/kg")
+    if kind == "residual":
+        values = read_band_sample(path, band)
+        found = classes.value_range(abs(values), (0.0, 98.0))
+        reach = found[1] if found and found[1] > 0 else 1.0
+        half = [b for b in nice_breaks(0.0, reach, 3) if b > 0]
+        symmetric = [-b for b in reversed(half)] + half
+        return _open_classes(symmetric if len(symmetric) > 1 else [-1.0, 1.0],
+                             classes.DIVERGING_COLOURS, "mg/kg")
+    if kind == "igeo":
+        return _index_items(classes.IGEO_CLASS_BREAKS, classes.IGEO_CLASS_NAMES, classes.IGEO_COLOURS,
+                            "<= 0", "Igeo")
+    if kind == "cf":
+        return _index_items(classes.CF_CLASS_BREAKS, classes.CF_CLASS_NAMES, classes.CF_COLOURS,
+                            "< 1", "CF")
+    if kind == "exceedance":
+        edges = classes.PROBABILITY_BREAKS
+        palette = classes.colours_for(len(edges) - 1, classes.PROBABILITY_COLOURS)
+        return [(float(edges[k + 1]), palette[k], f"{_label(edges[k])} - {_label(edges[k + 1])}")
+                for k in range(len(edges) - 1)]
+    if kind == "aoa":
+        limit = threshold if threshold is not None else _band_threshold(path, band)
+        if limit is None:
+            return None
+        return [(float(limit), "#4dac26", f"inside the area of applicability (DI <= {_label(limit)})"),
+                (float("inf"), "#bababa", f"outside (DI > {_label(limit)}): do not use the map here")]
+    if kind == "aoa_mask":
+        return [(0.5, "#bababa", "0: outside the area of applicability"),
+                (float("inf"), "#4dac26", "1: inside the area of applicability")]
+    raise ValueError(f"unknown style kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def _classed_renderer(layer, items, band):
+    """A discrete single-band pseudocolour renderer from (value, colour, label) items."""
+    ramp = QgsGradientColorRamp(QColor(items[0][1]), QColor(items[-1][1]))
+    shader_function = QgsColorRampShader()
+    shader_function.setColorRampType(SHADER_DISCRETE)
+    shader_function.setSourceColorRamp(ramp)
+    shader_function.setColorRampItemList(
+        [QgsColorRampShader.ColorRampItem(value, QColor(colour), label) for value, colour, label in items])
+    finite = [value for value, _, _ in items if value != float("inf")]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    shader_function.setMinimumValue(low)
+    shader_function.setMaximumValue(high)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(shader_function)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(low)
+    renderer.setClassificationMax(high)
+    return renderer
+
+
+def _grey_renderer(layer, band):
+    """One grey band stretched over its 2-98 % range."""
+    provider = layer.dataProvider()
+    renderer = QgsSingleBandGrayRenderer(provider, band)
+    enhancement = QgsContrastEnhancement(provider.dataType(band))
+    enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+    found = classes.value_range(read_band_sample(layer.source(), band), (2.0, 98.0))
+    low, high = found if found else (0.0, 1.0)
+    enhancement.setMinimumValue(low)
+    enhancement.setMaximumValue(high if high > low else low + 1.0)
+    renderer.setContrastEnhancement(enhancement)
+    return renderer
+
+
+def style_layer(layer, kind, breaks=None, threshold=None, band=1):
+    """Give a loaded raster layer the style of its kind; False when there is nothing to style."""
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        return False
+    if kind == "factors":
+        layer.setRenderer(_grey_renderer(layer, band))
+        return True
+    items = class_items(layer.source(), kind, breaks, threshold, band)
+    if not items:
+        return False
+    layer.setRenderer(_classed_renderer(layer, items, band))
+    return True
+
+
+def save_sidecar(layer, qml_path):
+    """Write a layer's style to qml_path: every style sidecar goes through here (a hook for
+    transactional output writing)."""
+    message, saved = layer.saveNamedStyle(str(qml_path))
+    if not saved or not os.path.exists(qml_path):
+        raise OSError(f"cannot write the style {qml_path}: {message}")
+    return str(qml_path)
+
+
+def write_style(path, kind, breaks=None, threshold=None, band=1, feedback=None):
+    """Write `<path without extension>.qml` styling the raster at `path` as `kind` (see KINDS).
+
+    breaks: content classes for content/lower/upper/spread (default: from the raster, "auto");
+    threshold: the DI threshold of an ``aoa`` raster (default: band metadata AOA_THRESHOLD).
+    Returns the .qml path, or None when the raster cannot be styled (the reason goes to
+    feedback, if given); a style never stops a run that wrote its map.
+    """
+    layer = QgsRasterLayer(str(path), os.path.basename(str(path)), "gdal",
+                           QgsRasterLayer.LayerOptions(loadDefaultStyle=False))
+    try:
+        if not style_layer(layer, kind, breaks, threshold, band):
+            if feedback is not None:
+                feedback.pushInfo(f"No style written for {path}: nothing to classify.")
+            return None
+        return save_sidecar(layer, style_path(path))
+    except OSError as error:
+        if feedback is not None:
+            feedback.reportError(f"{error}. The map is fine; it opens unstyled.", False)
+        return None
 
 
 def apply_content_style(layer, kind="content", title=None, value_range=None):
-    """Style band 1 of a raster layer in discrete classes with round breaks over its 2-98 % range,
-    or over value_range (low, high) so that several maps share the same classes."""
-    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
-        return
-    provider = layer.dataProvider()
-    low, high = value_range if value_range else content_range(layer)
-    if not high > low:
-        high = low + 1.0
-    colours = UNCERTAINTY_COLOURS if kind == "uncertainty" else CONTENT_COLOURS
-    ramp = _ramp(colours)
-    breaks = nice_breaks(low, high)
-    classes = len(breaks) - 1
-    # Discrete classes: each pixel takes the colour of the class whose upper break it does not
-    # exceed; the first and last classes are open so no pixel is left uncoloured.
-    items = []
-    for index in range(classes):
-        lower, upper = breaks[index], breaks[index + 1]
-        if index == 0:
-            label = f"< {_format(upper)}"
-        elif index == classes - 1:
-            label = f">= {_format(lower)}"
-        else:
-            label = f"{_format(lower)} - {_format(upper)}"
-        value = float("inf") if index == classes - 1 else upper
-        items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(index / max(classes - 1, 1)), label))
-    shader_function = QgsColorRampShader(breaks[0], breaks[-1], ramp, SHADER_DISCRETE)
-    shader_function.setColorRampItemList(items)
-    shader = QgsRasterShader()
-    shader.setRasterShaderFunction(shader_function)
-    renderer = QgsSingleBandPseudoColorRenderer(provider, 1, shader)
-    renderer.setClassificationMin(breaks[0])
-    renderer.setClassificationMax(breaks[-1])
-    layer.setRenderer(renderer)
+    """Style a loaded layer as a content (or spread) map; value_range (low, high) sets the classes
+    so that several maps share them (the demo's true maps)."""
+    kind = "spread" if kind == "uncertainty" else kind
+    breaks = nice_breaks(*value_range) if value_range else None
+    style_layer(layer, kind, breaks)
     if title:
         layer.setName(title)
     layer.triggerRepaint()
 
 
+def content_range(layer):
+    """The range the content classes of a loaded layer cover (first and last break)."""
+    breaks = classes.map_content_breaks(layer.source())
+    return (breaks[0], breaks[-1]) if breaks else (0.0, 1.0)
+
+
 class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
-    """Processing post-processor: styles a content or uncertainty map once it is loaded."""
+    """Processing post-processor: loads the sidecar style once the output is in the project."""
 
     # Processing keeps only a raw pointer: the Python objects must stay alive until used.
     _alive = []
 
-    def __init__(self, kind, title):
+    def __init__(self, qml, title):
         super().__init__()
-        self.kind = kind
+        self.qml = qml
         self.title = title
         ContentMapStyler._alive.append(self)
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        """Apply the ramp and a readable layer name."""
-        apply_content_style(layer, self.kind, self.title)
+        """Load the sidecar style and a readable layer name."""
+        if self.qml and os.path.exists(self.qml):
+            layer.loadNamedStyle(self.qml)
+        if self.title:
+            layer.setName(self.title)
+        layer.triggerRepaint()
 
 
-def style_content_output(context, output_path, metal, kind="content"):
-    """Ask Processing to style the output when it loads it into the project."""
-    output_path = final_path(output_path)  # the run writes a temporary name; Processing loads the final one
-    if not context.willLoadLayerOnCompletion(output_path):
-        return
-    title = (f"{metal} content (mg/kg)" if kind == "content" else
-             f"{metal} ensemble spread (model disagreement, not an error bar, mg/kg)")
-    details = context.layerToLoadOnCompletionDetails(output_path)
-    details.name = title
-    details.setPostProcessor(ContentMapStyler(kind, title))
+TITLES = {"content": "{metal} content (mg/kg)",
+          "lower": "{metal} lower bound (mg/kg)", "upper": "{metal} upper bound (mg/kg)",
+          "spread": "{metal} ensemble spread (model disagreement, not an error bar, mg/kg)",
+          "width": "{metal} interval width (mg/kg)", "igeo": "Igeo {metal}", "cf": "CF {metal}",
+          "exceedance": "{metal} probability above the threshold", "aoa": "Area of applicability (DI)",
+          "aoa_mask": "Area of applicability", "residual": "{metal} kriged residual (mg/kg)",
+          "factors": "{metal}"}
+
+
+def style_output(context, path, kind, metal="Content", breaks=None, threshold=None, feedback=None):
+    """Write the sidecar of an output raster and, when Processing loads it into the project,
+    give it the style and a readable name. Returns the .qml path (or None)."""
+    qml = write_style(path, kind, breaks, threshold, feedback=feedback)
+    # Inside a run's output transaction `path` is the staged name: the .qml carries the same
+    # prefix, so the commit moves it beside the final raster, which is what Processing loads.
+    final = final_path(path)
+    if context is not None and context.willLoadLayerOnCompletion(final):
+        title = TITLES.get(kind, "{metal}").format(metal=metal)
+        details = context.layerToLoadOnCompletionDetails(final)
+        details.name = title
+        details.setPostProcessor(ContentMapStyler(style_path(final) if qml else None, title))
+    return qml
+

@@ -7,6 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBand, QgsPr
 from .compat import NUMBER_DOUBLE
 from ..core.terrain import RESAMPLING_METHODS, run_terrain_factors
 from .base import SoilMetalAlgorithm
+from .styling import style_output
 
 RESAMPLING_LABELS = {"bilinear": "Bilinear", "cubic": "Cubic"}
 
@@ -59,4 +60,5 @@ class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
         result = run_terrain_factors(dem, output, band=band, reference_path=reference,
                                      resampling=resampling, z_factor=z_factor,
                                      monitor=self.monitor(feedback))
+        style_output(context, result["output"], "factors", "Terrain factors", feedback=feedback)
         return {self.OUTPUT: result["output"]}

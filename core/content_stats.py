@@ -29,18 +29,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from .classes import (CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS,  # noqa: F401 (re-exported)
+                      IGEO_CLASS_NAMES)
 from .errors import SoilMetalError
 
 DEFAULT_HISTOGRAM_BINS = 40
 CLASS_COLUMNS = ["interval", "lower", "upper", "count", "percent"]
-# Mueller (1969) geo-accumulation classes: use IGEO_CLASS_BREAKS as class breaks.
-IGEO_CLASS_BREAKS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
-IGEO_CLASS_NAMES = ("unpolluted", "unpolluted to moderately polluted", "moderately polluted",
-                    "moderately to heavily polluted", "heavily polluted",
-                    "heavily to extremely polluted", "extremely polluted")
-# Hakanson (1980) contamination factor classes (< 1, 1-3, 3-6, >= 6).
-CF_CLASS_BREAKS = (1.0, 3.0, 6.0)
-CF_CLASS_NAMES = ("low", "moderate", "considerable", "very high")
 
 
 def parse_class_breaks(text):

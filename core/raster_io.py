@@ -1,5 +1,6 @@
 """Raster input/output through GDAL: the only module of core/ that imports osgeo."""
 
+import math
 import os
 import threading
 import uuid
@@ -172,6 +173,26 @@ def read_window(path, bands, window=None):
     """Read bands (1-based) of a raster window as float64 (nbands, ysize, xsize) with NaN = nodata."""
     with RasterReader(path) as reader:
         return reader.read(bands, window)
+
+
+def read_band_sample(path, band=1, max_pixels=1_000_000):
+    """Band `band` of a raster as float64 with NaN = nodata, whole when it has at most
+    `max_pixels` pixels, else a regular (nearest-neighbour) subsample of about that many."""
+    dataset = _open(path)
+    info = raster_info(path)
+    if not 1 <= band <= info.band_count:
+        raise SoilMetalError(f"Raster '{path}' has {info.band_count} band(s); band {band} was "
+                             "asked for. Choose a band that exists.")
+    step = max(1.0, math.sqrt(info.width * info.height / float(max_pixels)))
+    xsize, ysize = max(1, int(info.width / step)), max(1, int(info.height / step))
+    gdal_band = dataset.GetRasterBand(band)
+    raw = gdal_band.ReadAsArray(0, 0, info.width, info.height, buf_xsize=xsize, buf_ysize=ysize)
+    values = raw.astype(np.float64)
+    nodata = info.nodata[band - 1]
+    if nodata is not None:
+        values[raw == np.asarray(nodata).astype(raw.dtype)] = np.nan
+    values[~np.isfinite(values)] = np.nan
+    return values
 
 
 class RasterWriter:

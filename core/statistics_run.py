@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import raster_io
+from . import classes, raster_io
 from .blocks import iter_blocks
 from .content_stats import (CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS,
                             IGEO_CLASS_NAMES, ContentAccumulator, break_label,
@@ -35,7 +35,8 @@ from .monitor import NULL_MONITOR
 from .report import (HtmlReport, bar_figure, format_number, histogram_figure,
                      write_table_csv)
 
-DEFAULT_CLASS_BREAKS = "0,30,50,70,90,110"
+# "auto": the content map's legend classes (core.classes), so the map and Table 7 agree.
+DEFAULT_CLASS_BREAKS = classes.AUTO
 UNIT = "mg/kg"
 HISTOGRAM_BINS = 40
 # Share of valid pixels outside the class-break range above which the histogram gets a
@@ -162,6 +163,18 @@ def _with_class_names(classes, spec):
     return classes
 
 
+def is_auto(class_breaks):
+    """True when the class breaks say "auto" (the content map's legend classes)."""
+    return isinstance(class_breaks, str) and class_breaks.strip().lower() == classes.AUTO
+
+
+def resolve_class_breaks(class_breaks, path, band=1):
+    """The class breaks of a run: "auto" -> the map's legend classes, else the given breaks."""
+    if is_auto(class_breaks):
+        return classes.map_content_breaks(path, int(band))
+    return parse_class_breaks(class_breaks)
+
+
 def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, reference_mean=None,
                            reference_max=None, reference_min=None, reference_std=None,
                            index="igeo", index_path=None, table_path=None, report_path=None,
@@ -173,7 +186,7 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
     (report_path). The index is computed, and its classes reported, whenever reference_mean
     is given; index_path without reference_mean is an error.
     """
-    breaks = parse_class_breaks(class_breaks)
+    breaks = [] if is_auto(class_breaks) else parse_class_breaks(class_breaks)
     reference = {"mean": _optional_number(reference_mean, "REFERENCE_MEAN", positive=True),
                  "max": _optional_number(reference_max, "REFERENCE_MAX"),
                  "min": _optional_number(reference_min, "REFERENCE_MIN"),
@@ -190,6 +203,8 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
     if not 1 <= band <= info.band_count:
         raise SoilMetalError(f"Raster '{path}' has {info.band_count} band(s); BAND {band} does "
                              "not exist. Choose the band that holds the content.")
+    if is_auto(class_breaks):
+        breaks = resolve_class_breaks(class_breaks, path, band)
     name = content_name(info.band_names[band - 1])
     row_areas = _row_areas(info)
     thresholds = [t for t in (reference["max"], reference["mean"]) if t is not None]

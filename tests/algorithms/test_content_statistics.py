@@ -53,7 +53,8 @@ def test_statistics_classes_and_igeo_equal_numpy(run_alg, tmp_path):
     paths = {key: str(tmp_path / name) for key, name in
              (("OUTPUT_TABLE", "cu.csv"), ("OUTPUT_REPORT", "cu.html"), ("OUTPUT_INDEX", "igeo.tif"))}
     result = run_alg("contentstatistics", dict(
-        INPUT=str(tmp_path / "cu.tif"), REFERENCE_MEAN=CU_MEAN, REFERENCE_MAX=CU_MAX, **paths))
+        INPUT=str(tmp_path / "cu.tif"), REFERENCE_MEAN=CU_MEAN, REFERENCE_MAX=CU_MAX,
+        CLASS_BREAKS=",".join(map(str, BREAKS)), **paths))
     # Plain Python numbers (NumPy scalars are lost on the way through QVariant in qgis_process).
     assert {type(result[key]) for key in ("MIN", "MAX", "MEAN", "STD",
                                           "PERCENT_ABOVE_REFERENCE_MAX")} == {float}
@@ -126,6 +127,7 @@ def test_geographic_raster_shares_are_by_area(run_alg, tmp_path):
     values = np.repeat(np.linspace(100.0, 0.0, rows)[:, None], cols, axis=1)
     stored = as_raster(tmp_path / "geo.tif", values, origin=(10.0, 80.0), size=0.5, epsg=4326)
     result = run_alg("contentstatistics", {"INPUT": str(tmp_path / "geo.tif"), "REFERENCE_MAX": 50,
+                                           "CLASS_BREAKS": ",".join(map(str, BREAKS)),
                                            "OUTPUT_TABLE": str(tmp_path / "geo.csv")})
     latitude = 80.0 - 0.5 * (np.arange(rows) + 0.5)
     weights = np.repeat(np.cos(np.radians(latitude))[:, None], cols, axis=1)

@@ -109,7 +109,7 @@ def test_blockwise_run_equals_numpy_on_the_whole_array(tmp_path, monkeypatch):
 
 def test_histogram_on_the_breaks_when_the_map_fits_them(tmp_path):
     values = stored_raster(tmp_path / "cu.tif", np.clip(content(spread=0.2), 1, 109))
-    run = run_content_statistics(tmp_path / "cu.tif", block_size=64)
+    run = run_content_statistics(tmp_path / "cu.tif", class_breaks="0,30,50,70,90,110", block_size=64)
     valid = values[np.isfinite(values)]
     histogram = run.histogram
     assert histogram["bin_edges"][0] == 0 and histogram["bin_edges"][-1] == 110
