@@ -28,12 +28,27 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
     REFERENCE_STD = "REFERENCE_STD"
     CLASS_BREAKS = "CLASS_BREAKS"
     INDEX = "INDEX"
+    THRESHOLD = "THRESHOLD"
+    LOWER = "LOWER"
+    UPPER = "UPPER"
+    EXCEEDANCE = "EXCEEDANCE"
+    AOA = "AOA"
     OUTPUT_TABLE = "OUTPUT_TABLE"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_INDEX = "OUTPUT_INDEX"
     NUMBER_OUTPUTS = (("MIN", "Minimum"), ("MAX", "Maximum"), ("MEAN", "Mean"),
                       ("STD", "Standard deviation"), ("COUNT", "Valid pixels"),
-                      ("PERCENT_ABOVE_REFERENCE_MAX", "Percent of area above the reference maximum"))
+                      ("PERCENT_ABOVE_REFERENCE_MAX", "Percent of area above the reference maximum"),
+                      ("PERCENT_ABOVE_THRESHOLD", "Percent of area above the threshold"),
+                      ("PERCENT_ABOVE_THRESHOLD_LOW", "Percent of area above the threshold, low end"),
+                      ("PERCENT_ABOVE_THRESHOLD_HIGH", "Percent of area above the threshold, high end"),
+                      ("PERCENT_ABOVE_THRESHOLD_EXPECTED", "Expected percent of area above the threshold"),
+                      ("AOA_SHARE", "Share of the map inside the area of applicability"))
+    # core.map_shares result key of each number output
+    SHARE_OUTPUTS = (("PERCENT_ABOVE_THRESHOLD", "percent_above"),
+                     ("PERCENT_ABOVE_THRESHOLD_LOW", "percent_above_low"),
+                     ("PERCENT_ABOVE_THRESHOLD_HIGH", "percent_above_high"),
+                     ("PERCENT_ABOVE_THRESHOLD_EXPECTED", "percent_above_expected"))
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         """Declare parameters and outputs."""
@@ -58,6 +73,16 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
             self.add_parameter(QgsProcessingParameterNumber(
                 name, self.tr(label), NUMBER_DOUBLE, optional=True,
                 minValue=0.0, maxValue=1e6), advanced=True)
+        self.add_parameter(QgsProcessingParameterNumber(
+            self.THRESHOLD, self.tr("Threshold, mg/kg (e.g. a guideline value)"),
+            NUMBER_DOUBLE, optional=True, minValue=0.0, maxValue=1e6))
+        self.add_parameter(QgsProcessingParameterRasterLayer(
+            self.AOA, self.tr("Area of applicability (DI or 0/1 mask)"), optional=True))
+        for name, label in ((self.LOWER, "Lower bound map (interval of the area above the threshold)"),
+                            (self.UPPER, "Upper bound map (interval of the area above the threshold)"),
+                            (self.EXCEEDANCE, "Exceedance probability map (for the threshold)")):
+            self.add_parameter(QgsProcessingParameterRasterLayer(name, self.tr(label), optional=True),
+                               advanced=True)
         self.add_optional_file_output(self.OUTPUT_TABLE, "Statistics table", "CSV files (*.csv)")
         self.add_optional_file_output(self.OUTPUT_REPORT, "Statistics report", "HTML files (*.html)")
         self.add_parameter(QgsProcessingParameterRasterDestination(
@@ -99,7 +124,12 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
             reference_std=self.optional_number(parameters, self.REFERENCE_STD, context),
             index=self.parameterAsEnum(parameters, self.INDEX, context), index_path=index_path,
             table_path=table_path, report_path=report_path, layer_name=layer.name(),
-            monitor=self.monitor(feedback))
+            monitor=self.monitor(feedback),
+            threshold=self.optional_number(parameters, self.THRESHOLD, context),
+            lower_path=self.raster_path(parameters, self.LOWER, context),
+            upper_path=self.raster_path(parameters, self.UPPER, context),
+            exceedance_path=self.raster_path(parameters, self.EXCEEDANCE, context),
+            aoa_path=self.raster_path(parameters, self.AOA, context))
         stats = run.stats
         # Plain Python numbers: a NumPy scalar does not survive the trip through QVariant.
         results = {"MIN": float(stats["min"]), "MAX": float(stats["max"]),
@@ -107,6 +137,12 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                    "COUNT": int(stats["count"])}
         if reference_max is not None:
             results["PERCENT_ABOVE_REFERENCE_MAX"] = float(run.percent_above_reference_max)
+        if run.shares is not None:
+            for name, key in self.SHARE_OUTPUTS:
+                if run.shares[key] is not None:
+                    results[name] = float(run.shares[key])
+            if run.shares["percent_inside_aoa"] is not None:
+                results["AOA_SHARE"] = float(run.shares["percent_inside_aoa"]) / 100.0
         for name, path_out in ((self.OUTPUT_TABLE, table_path), (self.OUTPUT_REPORT, report_path),
                                (self.OUTPUT_INDEX, index_path)):
             if path_out:

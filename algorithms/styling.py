@@ -27,8 +27,9 @@ from qgis.PyQt.QtGui import QColor
 
 from ..core import classes
 from ..core.classes import nice_breaks  # noqa: F401 (the legend's round breaks, used by tests)
+from ..core.errors import SoilMetalError
 from ..core.outputs import final_path
-from ..core.raster_io import read_band_sample
+from ..core.raster_io import band_metadata_item, read_band_sample
 from .compat import SHADER_DISCRETE
 
 KINDS = ("content", "lower", "upper", "spread", "width", "igeo", "cf", "exceedance", "aoa",
@@ -85,16 +86,11 @@ def _index_items(breaks, names, colours, first_label, symbol):
 
 
 def _band_threshold(path, band=1):
-    """The AOA_THRESHOLD of a band's metadata, None when absent."""
-    from osgeo import gdal
-    dataset = gdal.Open(str(path))
-    if dataset is None:
-        return None
-    raster_band = dataset.GetRasterBand(band)
-    value = raster_band.GetMetadataItem(AOA_THRESHOLD_KEY) or dataset.GetMetadataItem(AOA_THRESHOLD_KEY)
+    """The AOA_THRESHOLD of a band's metadata, None when absent or not a number."""
     try:
+        value = band_metadata_item(path, band, AOA_THRESHOLD_KEY)
         return float(value) if value is not None else None
-    except ValueError:
+    except (ValueError, SoilMetalError):
         return None
 
 
@@ -279,3 +275,9 @@ def style_output(context, path, kind, metal="Content", breaks=None, threshold=No
         details.setPostProcessor(ContentMapStyler(style_path(final) if qml else None, title))
     return qml
 
+
+
+def style_content_output(context, output_path, metal, kind="content"):
+    """Sidecar and load-time style of a content ("content") or spread ("uncertainty") map
+    (kept for callers written before style_output; new code calls style_output)."""
+    return style_output(context, output_path, "spread" if kind == "uncertainty" else kind, metal)

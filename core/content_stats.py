@@ -103,8 +103,11 @@ class ContentAccumulator:
     """Running statistics of a content map fed block by block (NaN = nodata)."""
 
     def __init__(self, class_breaks=(), histogram_bins=DEFAULT_HISTOGRAM_BINS,
-                 histogram_range=None, thresholds=()):
-        """Breaks (list, may be empty); histogram bins/range; thresholds for exceedance shares."""
+                 histogram_range=None, thresholds=(), keep_open_classes=False):
+        """Breaks (list, may be empty); histogram bins/range; thresholds for exceedance shares;
+        keep_open_classes: list the classes below the first and above the last break even when
+        empty (an index's standard classes are all shown, e.g. Igeo class 6 at 0 %)."""
+        self.keep_open_classes = keep_open_classes
         self.class_breaks = (parse_class_breaks(class_breaks)
                              if class_breaks is not None and len(class_breaks) else [])
         self._breaks = np.asarray(self.class_breaks, dtype=float)
@@ -227,7 +230,7 @@ class ContentAccumulator:
                 lower, upper = breaks[index - 1], breaks[index]
                 label = interval_label(lower, upper)
             count = int(self._class_counts[index])
-            if index in (0, n_classes - 1) and count == 0:
+            if index in (0, n_classes - 1) and count == 0 and not self.keep_open_classes:
                 continue
             row = {"interval": label, "lower": lower, "upper": upper, "count": count,
                    "percent": 100.0 * self._class_weights[index] / self._total_weight}

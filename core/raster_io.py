@@ -195,6 +195,14 @@ def read_band_sample(path, band=1, max_pixels=1_000_000):
     return values
 
 
+def band_metadata_item(path, band, key):
+    """One metadata item of a band (falling back to the dataset's), None when absent."""
+    dataset = _open(path)
+    raster_band = dataset.GetRasterBand(int(band)) if 1 <= int(band) <= dataset.RasterCount else None
+    value = raster_band.GetMetadataItem(key) if raster_band is not None else None
+    return value if value is not None else dataset.GetMetadataItem(key)
+
+
 class RasterWriter:
     """Writes a tiled, DEFLATE-compressed Float32 GeoTIFF that appears under its name only when
     complete: an exception (error or cancel) inside the `with` block deletes the partial file."""

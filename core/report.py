@@ -42,8 +42,13 @@ img { max-width: 100%; }
 """
 
 
-def format_number(value, digits=4):
-    """A number as short text: 4 significant digits, exponent only for extreme magnitudes."""
+SIGNIFICANT_DIGITS = 3
+
+
+def format_number(value, digits=SIGNIFICANT_DIGITS):
+    """A number as the reports show it: three significant digits (integers whole, 12346 not
+    1.23e+04), an exponent only below 1e-4 or from 1e7 up. The one number format of every
+    report, table caption and figure label."""
     if value is None:
         return "\u2014"
     if isinstance(value, (bool, np.bool_)):
@@ -249,6 +254,37 @@ def write_json(data, path):
 
 # ---------------------------------------------------------------- figures
 
+# The smallest text a figure draws (points at the reports' 100 dpi: about 11 px on screen).
+READABLE_POINTS = 8.0
+
+
+def quantity_label(name, unit="mg/kg"):
+    """The one way a mapped quantity is named in titles and axes: 'Cu' -> 'Cu (mg/kg)'."""
+    text = str(name).strip()
+    return f"{text} ({unit})" if unit and not text.endswith(f"({unit})") else text
+
+
+def plain_number_formatter():
+    """A matplotlib tick formatter writing ticks as format_number does (9, 20, 0.5; never
+    9x10^0): use it on any axis, log or linear."""
+    from matplotlib.ticker import FuncFormatter
+    return FuncFormatter(lambda value, _position: format_number(value))
+
+
+def plain_log_axis(ax, which="y"):
+    """Put an Axes' x or y axis on a log scale with plain tick labels at 1, 2, 5 x 10^k (and
+    every integer multiple when the data span less than a decade), no minor labels."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+    getattr(ax, f"set_{which}scale")("log")
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    low, high = (ax.get_ylim() if which == "y" else ax.get_xlim())
+    narrow = low > 0 and high / low < 10
+    subs = tuple(range(1, 10)) if narrow else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10.0, subs=subs))
+    axis.set_major_formatter(plain_number_formatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _new_figure(width=6.0, height=4.5):
     """A pyplot-free matplotlib Figure with an Agg canvas."""
     import matplotlib
@@ -318,7 +354,7 @@ def curves(series, xlabel, ylabel, logy=False, title=None, x_start=0):
         ax.plot(x, values, marker="o" if values.size <= 30 else None, markersize=3,
                 label=str(name))
     if logy:
-        ax.set_yscale("log")
+        plain_log_axis(ax, "y")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -334,7 +370,8 @@ def correlation_matrix_figure(matrix, title=None):
     values = np.asarray(matrix, dtype=float)
     names = [str(c) for c in matrix.columns]
     k = len(names)
-    size = min(max(3.0 + 0.45 * k, 4.0), 14.0)
+    # Cells big enough for "-0.52" at READABLE_POINTS: the text stays readable at 100 %.
+    size = max(2.5 + 0.55 * k, 4.0)
     fig = _new_figure(size + 1.0, size)
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
@@ -342,7 +379,7 @@ def correlation_matrix_figure(matrix, title=None):
     ax.set_yticks(range(k))
     ax.set_xticklabels(names, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticklabels(names)
-    font = max(5.0, min(9.0, 120.0 / max(k, 1)))
+    font = max(READABLE_POINTS, min(10.0, 120.0 / max(k, 1)))
     for i in range(k):
         for j in range(k):
             if np.isfinite(values[i, j]):
@@ -396,4 +433,33 @@ def bar_figure(labels, values, xlabel=None, ylabel=None, title=None):
     if title:
         ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def map_figure(values, breaks, colours, title=None, unit="mg/kg", extent=None):
+    """A map thumbnail of a 2-D array (NaN = nodata, drawn transparent) in the classes `breaks`
+    with one hex colour per class (open below the first and above the last break, as the
+    map's .qml legend), a colour bar labelled at the breaks, north up."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    values = np.asarray(values, dtype=float)
+    rows, cols = values.shape
+    width = 6.0
+    height = min(max(width * rows / max(cols, 1), 2.5), 7.0) + 0.6
+    fig = _new_figure(width + 1.4, height)
+    ax = fig.add_subplot()
+    cmap = ListedColormap(list(colours))
+    cmap.set_bad((0, 0, 0, 0))
+    norm = BoundaryNorm([float(b) for b in breaks], cmap.N, clip=True)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, extent=extent,
+                      interpolation="nearest")
+    bar = fig.colorbar(image, ax=ax, shrink=0.85, ticks=[float(b) for b in breaks],
+                       label=unit)
+    bar.ax.yaxis.set_major_formatter(plain_number_formatter())
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction",
+                ha="center", va="center", fontsize=11, fontweight="bold",
+                arrowprops={"arrowstyle": "-|>", "color": "black"})
+    if title:
+        ax.set_title(title)
     return fig

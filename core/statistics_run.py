@@ -31,9 +31,11 @@ from .content_stats import (CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS,
                             contamination_factor, geoaccumulation_index, parse_class_breaks,
                             reference_comparison)
 from .errors import SoilMetalError
+from .map_shares import (AOA_THRESHOLD_KEY, MapShares, aoa_rule, check_threshold, inside_aoa,
+                         share_rows, shares_section)
 from .monitor import NULL_MONITOR
-from .report import (HtmlReport, bar_figure, format_number, histogram_figure,
-                     write_table_csv)
+from .report import (HtmlReport, bar_figure, format_number, histogram_figure, map_figure,
+                     quantity_label, write_table_csv)
 
 # "auto": the content map's legend classes (core.classes), so the map and Table 7 agree.
 DEFAULT_CLASS_BREAKS = classes.AUTO
@@ -111,6 +113,7 @@ class StatisticsRun:
     index_classes: Optional[pd.DataFrame] = None
     index_undefined: int = 0    # valid content pixels where the index is undefined
     index_path: Optional[str] = None
+    shares: Optional[dict] = None   # core.map_shares.MapShares.result(): THRESHOLD and AOA
     figures: dict = field(default_factory=dict)
 
     @property
@@ -179,12 +182,15 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
                            reference_max=None, reference_min=None, reference_std=None,
                            index="igeo", index_path=None, table_path=None, report_path=None,
                            layer_name=None, monitor=NULL_MONITOR, block_size=1024,
-                           histogram_bins=HISTOGRAM_BINS):
+                           histogram_bins=HISTOGRAM_BINS, threshold=None, lower_path=None,
+                           upper_path=None, exceedance_path=None, aoa_path=None):
     """Statistics of band `band` of a content raster, block by block -> StatisticsRun.
 
     Writes the index raster (when index_path), the CSV (table_path) and the HTML report
     (report_path). The index is computed, and its classes reported, whenever reference_mean
-    is given; index_path without reference_mean is an error.
+    is given; index_path without reference_mean is an error. threshold (mg/kg) gives the area
+    above it, with a range from lower_path/upper_path or exceedance_path; aoa_path the share
+    inside the area of applicability (core.map_shares).
     """
     breaks = [] if is_auto(class_breaks) else parse_class_breaks(class_breaks)
     reference = {"mean": _optional_number(reference_mean, "REFERENCE_MEAN", positive=True),
@@ -206,15 +212,20 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
     if is_auto(class_breaks):
         breaks = resolve_class_breaks(class_breaks, path, band)
     name = content_name(info.band_names[band - 1])
+    companions, shares = _companions(info, threshold, lower_path, upper_path, exceedance_path,
+                                     aoa_path)
     row_areas = _row_areas(info)
     thresholds = [t for t in (reference["max"], reference["mean"]) if t is not None]
     content = ContentAccumulator(breaks, histogram_bins, thresholds=thresholds)
-    index_acc = ContentAccumulator(spec.breaks) if spec else None
+    index_acc = ContentAccumulator(spec.breaks, keep_open_classes=True) if spec else None
     index_undefined = 0
 
     monitor.info(f"Statistics of '{name}' (band {band} of {raster_io.layer_stem(path)}, "
                  f"{info.width} x {info.height} pixels).")
-    with raster_io.RasterReader(path) as reader:
+    with contextlib.ExitStack() as stack:
+        readers = {kind: stack.enter_context(raster_io.RasterReader(companion))
+                   for kind, companion in companions.items() if kind != "aoa_rule"}
+        reader = stack.enter_context(raster_io.RasterReader(path))
         writer = contextlib.nullcontext()
         if index_path:
             writer = raster_io.RasterWriter(
@@ -228,6 +239,11 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
                 if row_areas is not None:
                     area = row_areas[window.yoff:window.yoff + window.ysize, None]
                 content.update(values, pixel_area=area)
+                if shares is not None:
+                    blocks = {kind: companion.read([1], window)[0] for kind, companion in readers.items()}
+                    aoa = blocks.pop("aoa", None)
+                    shares.update(values, area, aoa_inside=None if aoa is None else
+                                  inside_aoa(aoa, companions["aoa_rule"]), **blocks)
                 if spec is not None:
                     index_values = spec.compute(values, reference["mean"])
                     index_undefined += int((np.isfinite(values)
@@ -258,7 +274,8 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
                         comparison=comparison, classes=stats["classes"], histogram=histogram,
                         by_area=row_areas is not None, reference=reference, index=spec,
                         index_stats=index_stats, index_path=index_path or None,
-                        index_undefined=index_undefined)
+                        index_undefined=index_undefined,
+                        shares=shares.result() if shares is not None else None)
     if spec is not None:
         run.index_classes = _with_class_names(index_stats["classes"], spec)
         if index_undefined:
@@ -271,6 +288,34 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
     if report_path:
         build_statistics_report(run).save(report_path)
     return run
+
+
+def _companions(info, threshold, lower_path, upper_path, exceedance_path, aoa_path):
+    """Check the THRESHOLD / bounds / exceedance / AOA inputs -> ({kind: path, "aoa_rule": rule},
+    MapShares or None); every companion must be on the content map's grid."""
+    threshold = check_threshold(threshold)
+    if bool(lower_path) != bool(upper_path):
+        raise SoilMetalError("LOWER and UPPER go together: give both bound maps (predictcontent's "
+                             "OUTPUT_LOWER and OUTPUT_UPPER) or neither.")
+    if (lower_path or exceedance_path) and threshold is None:
+        raise SoilMetalError("LOWER/UPPER and EXCEEDANCE give the interval of the area above "
+                             "THRESHOLD: set THRESHOLD (mg/kg), or leave them empty.")
+    companions = {kind: str(p) for kind, p in (("lower", lower_path), ("upper", upper_path),
+                                               ("exceedance", exceedance_path), ("aoa", aoa_path)) if p}
+    for kind, companion in companions.items():
+        if not raster_io.raster_info(companion).same_grid(info):
+            raise SoilMetalError(
+                f"The {kind.upper()} raster '{companion}' is not on the grid of the content map "
+                "(size, pixel size, origin and CRS must match): give the raster predictcontent "
+                "wrote with this content map.")
+    if aoa_path:
+        companions["aoa_rule"] = aoa_rule(
+            raster_io.band_metadata_item(aoa_path, 1, AOA_THRESHOLD_KEY),
+            raster_io.read_band_sample(aoa_path, 1))
+    if threshold is None and not aoa_path:
+        return companions, None
+    return companions, MapShares(threshold, with_bounds=bool(lower_path),
+                                 with_exceedance=bool(exceedance_path), with_aoa=bool(aoa_path))
 
 
 def _full_range_histogram(path, band, info, stats, breaks, bins, monitor, block_size):
@@ -335,6 +380,7 @@ def statistics_table(run):
                          "class_name": row.get("class_name"), "lower": row["lower"],
                          "upper": row["upper"], "pixels": row["count"],
                          "percent": row["percent"], "area_km2": area})
+    rows.extend(share_rows(run))
     if run.index_stats is not None:
         symbol = run.index.symbol
         for key in ("min", "max", "mean", "std"):
@@ -345,14 +391,34 @@ def statistics_table(run):
     return table
 
 
+THUMBNAIL_PIXELS = 250_000
+
+
+def map_thumbnail(run):
+    """The content map drawn in its classes (those of Table 7, or the legend's "auto" classes
+    when no breaks were given) and the .qml's colours; None for a map without valid pixels."""
+    values = raster_io.read_band_sample(run.path, run.band, THUMBNAIL_PIXELS)
+    breaks = list(run.stats["class_breaks"]) or classes.content_breaks(values)
+    if len(breaks) < 2 or not np.isfinite(values).any():
+        return None
+    x0, dx, _, y0, _, dy = run.info.geotransform
+    extent = (x0, x0 + dx * run.info.width, y0 + dy * run.info.height, y0)
+    colours = classes.colours_for(len(breaks) - 1, classes.CONTENT_COLOURS)
+    return map_figure(values, breaks, colours, title=quantity_label(run.name, UNIT),
+                      unit=UNIT, extent=extent)
+
+
 def build_figures(run):
     """The report's figures: histogram with breaks, content class shares, index class shares."""
     figures = {}
     share = "area" if run.by_area else "pixels"
+    thumbnail = map_thumbnail(run)
+    if thumbnail is not None:
+        figures["map"] = thumbnail
     if run.histogram is not None:
         histogram = run.histogram
         fig = histogram_figure(histogram["bin_edges"], histogram["counts"],
-                               run.stats["class_breaks"], xlabel=f"{run.name} ({UNIT})",
+                               run.stats["class_breaks"], xlabel=quantity_label(run.name, UNIT),
                                ylabel="pixels", title=f"Histogram of {run.name}")
         axes = fig.axes[0]
         for key, colour, label in (("mean", "#2e7d32", "reference mean"),
@@ -367,7 +433,7 @@ def build_figures(run):
         figures["histogram"] = fig
     if len(run.classes):
         figures["classes"] = bar_figure(
-            run.classes["interval"], run.classes["percent"], xlabel=f"{run.name} ({UNIT})",
+            run.classes["interval"], run.classes["percent"], xlabel=quantity_label(run.name, UNIT),
             ylabel=f"% of {share}", title=f"Share of {share} per content class")
     if run.index_classes is not None and len(run.index_classes):
         figures["index_classes"] = bar_figure(
@@ -456,8 +522,12 @@ def build_statistics_report(run):
         report.note("The raster has no CRS: shares are shares of pixels, not of area.",
                     "warning")
 
+    if "map" in figures:
+        report.figure(figures["map"], caption=f"The content map in the classes of Table 7 "
+                      "(thumbnail; the map's .qml style uses the same colours)")
+
     report.heading("Estimated content against the reference (Table 6)")
-    report.table(_table6_frame(run), float_format="{:.2f}",
+    report.table(_table6_frame(run), float_format=format_number,
                  caption=f"Estimated content of the map and the reference values ({UNIT}); "
                          "standard deviation over all valid pixels")
     reading = _reading(run)
@@ -469,7 +539,7 @@ def build_statistics_report(run):
 
     report.heading(f"Share of {share} per content class (Table 7)")
     if len(run.classes):
-        report.table(_table7_frame(run.classes, f"{run.name} ({UNIT})", run.by_area),
+        report.table(_table7_frame(run.classes, quantity_label(run.name, UNIT), run.by_area),
                      float_format=_share_format,
                      caption="Classes [lower, upper); the last class also holds its upper "
                              "break. Rows '<' and '>' appear only when pixels fall there.")
@@ -487,6 +557,8 @@ def build_statistics_report(run):
                         f"{format_number(histogram['bin_edges'][-1])} are not drawn")
         report.figure(figures["histogram"], caption=caption)
 
+    shares_section(report, run)
+
     if run.index is not None:
         spec = run.index
         report.heading(f"{spec.title} ({spec.symbol})")
@@ -497,7 +569,7 @@ def build_statistics_report(run):
         report.table(pd.DataFrame([{
             "Index": spec.symbol, "Minimum": run.index_stats["min"],
             "Maximum": run.index_stats["max"], "Average": run.index_stats["mean"],
-            "Standard deviation": run.index_stats["std"]}]), float_format="{:.3f}")
+            "Standard deviation": run.index_stats["std"]}]), float_format=format_number)
         report.table(_table7_frame(run.index_classes, f"{spec.symbol} class",
                                    run.by_area, name_column="Class"),
                      float_format=_share_format,

@@ -16,7 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from qgis.core import (QgsAbstractMetadataBase, QgsApplication, QgsCoordinateReferenceSystem,  # noqa: E402
                        QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend, QgsLayoutItemMap,
                        QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize, QgsMapLayerLegendUtils,
-                       QgsMarkerSymbol,
+                       QgsGraduatedSymbolRenderer, QgsLayoutItemPicture, QgsMarkerSymbol,
+                       QgsRendererRange,
                        QgsPrintLayout, QgsProject, QgsRasterLayer, QgsSingleSymbolRenderer,
                        QgsUnitTypes, QgsVectorLayer)
 from osgeo import gdal  # noqa: E402
@@ -56,6 +57,50 @@ def add_samples(project, group, path, name, colour):
     return layer
 
 
+def add_sample_values(project, group, path, field, name, breaks):
+    """A survey's samples coloured by their measured value, in the content map's classes and
+    colours, so a sample that disagrees with the map stands out."""
+    from soilmetal.core import classes
+    layer = QgsVectorLayer(f"{path}|layername=samples", name, "ogr")
+    if not layer.isValid():
+        raise SystemExit(f"cannot load samples {path}")
+    count = len(breaks) - 1
+    colours = classes.colours_for(count, classes.CONTENT_COLOURS)
+    ranges = []
+    for index in range(count):
+        lower = -1e12 if index == 0 else breaks[index]
+        upper = 1e12 if index == count - 1 else breaks[index + 1]
+        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": colours[index],
+                                               "outline_color": "black", "outline_width": "0.5",
+                                               "size": "3.2"})
+        text = (f"< {classes.break_text(upper)}" if index == 0 else
+                f">= {classes.break_text(lower)}" if index == count - 1 else
+                f"{classes.break_text(lower)} - {classes.break_text(upper)}")
+        ranges.append(QgsRendererRange(lower, upper, symbol, f"{text} mg/kg"))
+    layer.setRenderer(QgsGraduatedSymbolRenderer(field, ranges))
+    project.addMapLayer(layer, False)
+    group.addLayer(layer)
+    return layer
+
+
+def north_arrow(layout, map_item, x, y):
+    """A north arrow picture linked to the map (it turns with a rotated map)."""
+    svg = "/usr/share/qgis/svg/arrows/NorthArrow_02.svg"
+    if os.path.exists(svg):
+        arrow = QgsLayoutItemPicture(layout)
+        arrow.setPicturePath(svg)
+        arrow.setLinkedMap(map_item)
+        arrow.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+        arrow.attemptResize(QgsLayoutSize(12, 16, QgsUnitTypes.LayoutMillimeters))
+    else:   # no QGIS SVG library: a plain "N" with an arrow
+        arrow = QgsLayoutItemLabel(layout)
+        arrow.setText("\u2191\nN")
+        arrow.setFont(QFont("DejaVu Sans", 14))
+        arrow.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+        arrow.attemptResize(QgsLayoutSize(12, 16, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(arrow)
+
+
 def render(project, layers, title, path):
     """Export a print layout (title, map, legend, scale bar) of layers (top first) to a PNG."""
     layout = QgsPrintLayout(project)
@@ -90,6 +135,7 @@ def render(project, layers, title, path):
     legend.setTitle("")
     legend.attemptMove(QgsLayoutPoint(160, 16, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
+    north_arrow(layout, map_item, 140, 20)
     scale = QgsLayoutItemScaleBar(layout)
     scale.setStyle("Single Box")
     scale.setLinkedMap(map_item)
@@ -140,8 +186,7 @@ def build_project(out, data, summary):
         content.setMetadata(metadata)
         uncertainty = out / "maps" / f"{metal}_2019_uncertainty.tif"
         if uncertainty.exists():
-            layer = add_raster(project, groups["Uncertainty 2019"], uncertainty, f"{label} uncertainty (mg/kg)",
-                               "uncertainty")
+            layer = add_raster(project, groups["Uncertainty 2019"], uncertainty, f"{label} ensemble spread (mg/kg; model disagreement, not an error bar)", "uncertainty")
             layer.setCustomProperty("soilmetal/kind", "uncertainty")
         truth = data / f"true_{metal}_2019.tif"
         if truth.exists():
@@ -149,7 +194,10 @@ def build_project(out, data, summary):
             from soilmetal.algorithms.styling import content_range
             add_raster(project, groups["True content 2019 (demo only)"], truth, f"{label} true content 2019",
                        "content", content_range(content))
-        samples = project.mapLayersByName("Samples 2019")[0]
+        from soilmetal.core.classes import map_content_breaks
+        samples = add_sample_values(project, groups["Samples"], data / "samples_2019.gpkg", f"{metal}_mg_kg",
+                                    f"{label} measured 2019 (mg/kg)",
+                                    map_content_breaks(entry["map"]))
         render(project, [samples, content], f"{label} in topsoil, 2019: Tr-GA-BP content map (demo data)",
                figures / f"{metal}_2019.png")
     for raster in sorted((out / "factors").glob("*.tif")):

@@ -101,9 +101,9 @@ def test_blockwise_run_equals_numpy_on_the_whole_array(tmp_path, monkeypatch):
     assert rows.loc[("content classes", "30-50"), "pixels"] == ((valid >= 30) & (valid < 50)).sum()
     assert rows.loc[("index statistics", "Igeo mean"), "estimated"] == pytest.approx(
         igeo_valid.mean(), rel=1e-9)
-    assert set(run.figures) == {"histogram", "classes", "index_classes"}
+    assert set(run.figures) == {"map", "histogram", "classes", "index_classes"}
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 4  # the map thumbnail, histogram, content and index classes
     assert "Table 6" in html and "Table 7" in html and "M\u00fcller (1969)" in html
 
 
