@@ -410,14 +410,16 @@ def histogram_figure(bin_edges, counts, class_breaks=(), xlabel="content (mg/kg)
     return fig
 
 
-def bar_figure(labels, values, xlabel=None, ylabel=None, title=None):
-    """Bar chart of values (m,) with text labels (m,) and the values written on the bars."""
+def bar_figure(labels, values, xlabel=None, ylabel=None, title=None, colours=None):
+    """Bar chart of values (m,) with text labels (m,) and the values written on the bars;
+    colours: one colour per bar (e.g. the map's class colours), default one blue."""
     labels = [str(label) for label in labels]
     values = np.asarray(values, dtype=float)
     fig = _new_figure(max(4.0, 0.6 * len(labels) + 2.0), 4.0)
     ax = fig.add_subplot()
     positions = np.arange(len(labels))
-    ax.bar(positions, values, color="#5b8db8")
+    ax.bar(positions, values, color=list(colours) if colours is not None else "#5b8db8",
+           edgecolor="0.3" if colours is not None else None, linewidth=0.5)
     for position, value in zip(positions, values):
         if np.isfinite(value):
             ax.annotate(format_number(value, 3), (position, value), xytext=(0, 2),

@@ -408,6 +408,12 @@ def map_thumbnail(run):
                       unit=UNIT, extent=extent)
 
 
+def _index_colours(run):
+    """The standard colour of each listed index class (those of the index map's .qml)."""
+    palette = classes.IGEO_COLOURS if run.index.kind == "igeo" else classes.CF_COLOURS
+    return [palette[int(n)] for n in run.index_classes["class_number"]]
+
+
 def build_figures(run):
     """The report's figures: histogram with breaks, content class shares, index class shares."""
     figures = {}
@@ -440,7 +446,7 @@ def build_figures(run):
             [f"{n}: {label}" for n, label in zip(run.index_classes["class_number"],
                                                  run.index_classes["interval"])],
             run.index_classes["percent"], xlabel=f"{run.index.symbol} class",
-            ylabel=f"% of {share}",
+            ylabel=f"% of {share}", colours=_index_colours(run),
             title=f"{run.index.title} classes after {run.index.source}")
     return figures
 
