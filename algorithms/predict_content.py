@@ -6,6 +6,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterRasterDestination)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
+from ..core.classes import map_content_breaks
 from ..core.errors import SoilMetalError
 from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
@@ -128,8 +129,14 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
                    "PIXELS_CLAMPED": summary["pixels_clamped"]}
         if summary["aoa_share"] is not None:
             results["AOA_SHARE"] = summary["aoa_share"]
-        if companions[self.OUTPUT_UNCERTAINTY]:
-            style_output(context, companions[self.OUTPUT_UNCERTAINTY], "spread", metal, feedback=feedback)
+        # Sidecar styles; the bounds share the content map's classes.
+        content_breaks = map_content_breaks(output) if companions[self.OUTPUT_LOWER] else None
+        for name, kind in ((self.OUTPUT_UNCERTAINTY, "spread"), (self.OUTPUT_LOWER, "lower"),
+                           (self.OUTPUT_UPPER, "upper"), (self.OUTPUT_EXCEEDANCE, "exceedance"),
+                           (self.OUTPUT_AOA, "aoa")):
+            if companions[name]:
+                style_output(context, companions[name], kind, metal, feedback=feedback,
+                             breaks=content_breaks if kind in ("lower", "upper") else None)
         for name, path in companions.items():
             if path:
                 results[name] = path

@@ -23,7 +23,8 @@ def outputs(profile, tmp_path_factory):
     folder = tmp_path_factory.mktemp("styled")
     demo = demo_data_dir()
     paths = {name: folder / f"{name}.tif" for name in
-             ("spectral", "terrain", "content", "spread", "igeo", "cf")}
+             ("spectral", "terrain", "content", "spread", "igeo", "cf", "lower", "upper",
+              "exceedance", "aoa")}
 
     def run(algorithm, params):
         code, payload, log = run_algorithm_cli(algorithm, params, profile)
@@ -37,7 +38,12 @@ def outputs(profile, tmp_path_factory):
                       "FACTOR_NAMES": "NDVI,SLOPE,ELEVATION", "ENSEMBLE": 2, "SEED": 1,
                       "OUTPUT_MODEL": folder / "cu.json"})
     run("predictcontent", {"MODEL": folder / "cu.json", "FACTORS": factors, "OUTPUT": paths["content"],
-                           "OUTPUT_UNCERTAINTY": paths["spread"]})
+                           "OUTPUT_UNCERTAINTY": paths["spread"], "OUTPUT_LOWER": paths["lower"],
+                           "OUTPUT_UPPER": paths["upper"], "THRESHOLD": 60,
+                           "OUTPUT_EXCEEDANCE": paths["exceedance"], "OUTPUT_AOA": paths["aoa"]})
+    paths["shares"] = run("contentstatistics", {
+        "INPUT": paths["content"], "THRESHOLD": 60, "LOWER": paths["lower"], "UPPER": paths["upper"],
+        "AOA": paths["aoa"]})
     run("contentstatistics", {"INPUT": paths["content"], "REFERENCE_MEAN": 21.4,
                               "OUTPUT_TABLE": folder / "stats.csv", "OUTPUT_INDEX": paths["igeo"]})
     run("contentstatistics", {"INPUT": paths["content"], "REFERENCE_MEAN": 21.4, "INDEX": 1,
@@ -135,3 +141,40 @@ def test_factor_rasters_open_as_one_grey_band(outputs, project, name):
     enhancement = renderer.contrastEnhancement()
     assert enhancement.minimumValue() == pytest.approx(low, rel=1e-3, abs=1e-6)
     assert enhancement.maximumValue() == pytest.approx(high, rel=1e-3, abs=1e-6)
+
+
+def test_interval_maps_share_the_content_maps_classes(outputs, project):
+    content, colours, _ = classes_of(opened(project, outputs["content"]))
+    for name in ("lower", "upper"):
+        values, bound_colours, _ = classes_of(opened(project, outputs[name]))
+        assert values == content and bound_colours == colours
+
+
+def test_aoa_map_opens_inside_and_outside_at_its_threshold(outputs, project):
+    values, _, labels = classes_of(opened(project, outputs["aoa"]))
+    dataset = gdal.Open(str(outputs["aoa"]))
+    threshold = float(dataset.GetRasterBand(1).GetMetadataItem("AOA_THRESHOLD"))
+    assert values == pytest.approx([threshold, math.inf])
+    assert labels[0].startswith("inside") and labels[1].startswith("outside")
+    di = band_values(outputs["aoa"])
+    content = band_values(outputs["content"])
+    valid = np.isfinite(content)
+    inside = np.isfinite(di) & (np.where(np.isfinite(di), di, np.inf) <= threshold)
+    assert outputs["shares"]["AOA_SHARE"] == pytest.approx(inside[valid].mean())
+
+
+def test_exceedance_map_opens_in_probability_classes(outputs, project):
+    values, _, _ = classes_of(opened(project, outputs["exceedance"]))
+    assert values == pytest.approx([0.1, 0.25, 0.5, 0.75, 0.9, 1.0])
+
+
+def test_area_above_the_threshold_has_the_bounds_range(outputs):
+    shares = outputs["shares"]
+    content = band_values(outputs["content"])
+    valid = np.isfinite(content)
+    lower, upper = band_values(outputs["lower"]), band_values(outputs["upper"])
+    assert shares["PERCENT_ABOVE_THRESHOLD"] == pytest.approx(100 * (content[valid] > 60).mean())
+    assert shares["PERCENT_ABOVE_THRESHOLD_LOW"] == pytest.approx(
+        100 * (np.nan_to_num(lower, nan=-1)[valid] > 60).mean())
+    assert shares["PERCENT_ABOVE_THRESHOLD_HIGH"] == pytest.approx(
+        100 * (np.nan_to_num(upper, nan=-1)[valid] > 60).mean())
