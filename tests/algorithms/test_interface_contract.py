@@ -18,8 +18,6 @@ SECOND_ROUND = "### Added in the second round"
 
 # Not implemented yet: "algorithm" (a whole algorithm) or "algorithm.NAME" -> the issue adding it.
 PENDING = {
-    "contentstatistics.THRESHOLD": 9,
-    "contentstatistics.AOA": 9,
 }
 
 

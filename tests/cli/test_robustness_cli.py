@@ -53,7 +53,7 @@ def test_full_run_then_killed_runs_leave_nothing(profile, large_run, tmp_path):
                             timeout=600)
     duration = time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(full)) == ["map.tif", "unc.tif"]
+    assert sorted(os.listdir(full)) == ["map.qml", "map.tif", "unc.qml", "unc.tif"]   # each map with its style
     # A file of a killed run from before (SIGKILL cannot be caught): the next run cleans it.
     for number in (signal.SIGTERM, signal.SIGINT):
         out = tmp_path / number.name
