@@ -133,7 +133,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         content_breaks = map_content_breaks(output) if companions[self.OUTPUT_LOWER] else None
         for name, kind in ((self.OUTPUT_UNCERTAINTY, "spread"), (self.OUTPUT_LOWER, "lower"),
                            (self.OUTPUT_UPPER, "upper"), (self.OUTPUT_EXCEEDANCE, "exceedance"),
-                           (self.OUTPUT_AOA, "aoa")):
+                           (self.OUTPUT_AOA, "aoa"), (self.OUTPUT_KRIGED_RESIDUAL, "residual")):
             if companions[name]:
                 style_output(context, companions[name], kind, metal, feedback=feedback,
                              breaks=content_breaks if kind in ("lower", "upper") else None)
