@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 PYTEST = $(PYTHON) -m pytest -q
 
-.PHONY: all deps test test-core test-algorithms test-cli demo demo-data package bench clean
+.PHONY: all deps test test-core test-algorithms test-cli test-qgis340 test-qgis344 demo demo-data package bench clean
 
 all: test
 
@@ -34,6 +34,17 @@ test-algorithms: deps
 
 test-cli: deps
 	$(PYTEST) tests/cli
+
+# The same three tiers in other QGIS versions, each inside a Debian root that
+# scripts/qgis_root.sh builds once with debootstrap and caches in /var/cache/soilmetal/roots
+# (about 4 minutes the first time, seconds after). Needs root.
+TIERS_IN_ROOT = make --no-print-directory test-core test-algorithms test-cli
+
+test-qgis340:
+	bash scripts/qgis_root.sh run trixie $(TIERS_IN_ROOT)
+
+test-qgis344:
+	bash scripts/qgis_root.sh run sid $(TIERS_IN_ROOT)
 
 demo-data: deps
 	$(PYTHON) demo/generate_demo_data.py demo/data

@@ -210,7 +210,9 @@ def test_selected_chains_into_a_string_parameter_in_a_model(meuse):
                              feedback=QgsProcessingFeedback())
     direct = processing.run("soilmetal:selectfactors", {
         "POINTS": meuse["points"], "FIELD": "copper", "FACTORS": [meuse["factors"]]})
-    assert results["join:names"] == direct["SELECTED"] != ""
+    # The child's own result: QGIS 3.22 also copies it to "join:names", but 3.40's models (internal
+    # version 2) publish only outputs backed by a model destination parameter, which a string is not.
+    assert results["CHILD_RESULTS"]["join"]["CONCATENATION"] == direct["SELECTED"] != ""
 
 
 def run_expecting_error(run_alg, folder, params, message):
