@@ -69,11 +69,15 @@ build() {
   remove_root "$partial"
   remove_root "$ROOT"
   mkdir -p "$CACHE"
-  debootstrap --variant=minbase "$SUITE" "$partial" "$MIRROR" >"$CACHE/$SUITE.log" 2>&1 ||
-    die "debootstrap $SUITE failed; see $CACHE/$SUITE.log"
+  # In its own mount namespace, so the /proc it mounts in the root cannot outlive an interruption.
+  unshare --mount --propagation private debootstrap --variant=minbase "$SUITE" "$partial" \
+    "$MIRROR" >"$CACHE/$SUITE.log" 2>&1 || die "debootstrap $SUITE failed; see $CACHE/$SUITE.log"
   # No daemon may start inside the root while packages install.
   printf '#!/bin/sh\nexit 101\n' >"$partial/usr/sbin/policy-rc.d"
   chmod 755 "$partial/usr/sbin/policy-rc.d"
+  # Unstable's Release file is valid for a week only: a mirror snapshot or a clock ahead of the
+  # mirror would make apt refuse it.
+  echo 'Acquire::Check-Valid-Until "false";' >"$partial/etc/apt/apt.conf.d/99soilmetal"
   # shellcheck disable=SC2086
   unshare --mount --propagation private /bin/sh -euc '
     mount -t proc proc "$1/proc"
