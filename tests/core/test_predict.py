@@ -224,7 +224,7 @@ def test_overflowing_weights_are_an_error_not_an_empty_map(tmp_path, factors):
     model.members = [np.full_like(model.members[0], 1e300)]
     with pytest.raises(SoilMetalError, match="no finite content.*overflow.*Retrain"):
         predict_map(model, sources, str(tmp_path / "o.tif"))
-    assert os.listdir(tmp_path) == ["spectral.tif", "terrain.tif"]
+    assert sorted(os.listdir(tmp_path)) == ["spectral.tif", "terrain.tif"]  # listdir order is the filesystem's
 
 
 def test_negative_contents_are_clamped_and_counted(tmp_path, factors):
@@ -274,4 +274,4 @@ def test_companions_without_cv_or_threshold_name_the_fix(tmp_path, factors):
     with pytest.raises(SoilMetalError, match="OUTPUT_EXCEEDANCE needs THRESHOLD"):
         predict_map(with_cv(model, np.random.default_rng(0)), sources, str(tmp_path / "x.tif"),
                     exceedance_path=str(tmp_path / "p.tif"))
-    assert os.listdir(tmp_path) == ["spectral.tif", "terrain.tif"]
+    assert sorted(os.listdir(tmp_path)) == ["spectral.tif", "terrain.tif"]  # listdir order is the filesystem's
