@@ -118,35 +118,28 @@ inner_qgis_process() {
 
 run_inside() {
   [ $# -ge 1 ] || usage
-  local qgis_process shared=""
+  local qgis_process
   qgis_process=$(inner_qgis_process)
-  # Tests still read ../shared beside a checkout of ours; mirror it when it is there.
-  if [ -e "$CHECKOUT/../shared" ]; then shared=$(cd "$CHECKOUT/.." && pwd -P)/shared; fi
   echo "Running in Debian $SUITE ($(qgis_version)): $*"
   # The child mounts in its own mount namespace: nothing it mounts is seen outside or outlives it.
   unshare --mount --propagation private /bin/bash -euc '
-    root=$1 checkout=$2 shared=$3 qgis_process=$4 ci=$5 addopts=$6
-    shift 6
+    root=$1 checkout=$2 qgis_process=$3 ci=$4 addopts=$5
+    shift 5
     mounted=()
     cleanup() { local i; for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
                   umount -l "${mounted[i]}" 2>/dev/null || true; done; }
     trap cleanup EXIT
-    bind() { mkdir -p "$root$2"; mount --bind "$1" "$root$2"; mounted+=("$root$2"); }
     mount -t proc proc "$root/proc"; mounted+=("$root/proc")
     mount --rbind /dev "$root/dev"; mounted+=("$root/dev")
     mount -t tmpfs -o size=4g tmpfs "$root/tmp"; mounted+=("$root/tmp")
     mkdir -m 700 "$root/tmp/xdg-runtime" # Qt wants its runtime folder private
-    bind "$checkout" "$checkout"
-    if [ -n "$shared" ]; then
-      real=$(readlink -f "$shared"); bind "$real" "$shared"
-      mount -o remount,bind,ro "$root$shared"
-    fi
+    mkdir -p "$root$checkout"; mount --bind "$checkout" "$root$checkout"; mounted+=("$root$checkout")
     chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root \
       LANG=C.UTF-8 CI="$ci" QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/xdg-runtime \
       PYTEST_ADDOPTS="$addopts" \
       PYTHON=/usr/bin/python3 QGIS_PROCESS="$qgis_process" \
       /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$checkout" "$@"
-  ' run "$ROOT" "$CHECKOUT" "$shared" "$qgis_process" "${CI:-}" "${PYTEST_ADDOPTS:-}" "$@"
+  ' run "$ROOT" "$CHECKOUT" "$qgis_process" "${CI:-}" "${PYTEST_ADDOPTS:-}" "$@"
 }
 
 case $ACTION in
