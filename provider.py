@@ -2,8 +2,10 @@
 
 import glob
 import os
+import re
 
-from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import (QgsApplication, QgsProcessingModelAlgorithm,
+                       QgsProcessingModelChildParameterSource, QgsProcessingProvider)
 from qgis.PyQt.QtGui import QIcon
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +39,87 @@ class ShippedModel(QgsProcessingModelAlgorithm):
     def tags(self):
         from .algorithms.help_render import search_tags
         return search_tags(MODEL_TAGS, self)
+
+    def createInstance(self):  # noqa: N802 (QGIS API name)
+        """A copy that keeps this class (QGIS's own copy would be a plain model, which runs
+        without the checks below)."""
+        model = ShippedModel()
+        model.loadVariant(self.toVariant())
+        model.setSourceFilePath(self.sourceFilePath())
+        return model
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """Refuse a bad input before any step runs.
+
+        QGIS 3.22 checks a child's parameters only when the model reaches that step, so a bad
+        value for the last step (CLASS_BREAKS=0,50,30) would fail after the earlier steps wrote
+        their outputs. Every step is checked here with the values known before the run (model
+        inputs and fixed values); what comes from an earlier step is checked when it runs.
+        """
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        for child in sorted(self.childAlgorithms().values(), key=lambda c: c.position().x()):
+            message = self._child_problem(child, parameters, context)
+            if message:
+                return False, f"{child.description()} ({child.algorithmId()}): {message}"
+        return True, ""
+
+    def _child_values(self, child, parameters):
+        """(the child's parameter values known before the run, names of those not known)."""
+        known, unknown = {}, set()
+        algorithm = child.algorithm()
+        outputs = {output.childOutputName(): f"{child.childId()}:{label}"
+                   for label, output in child.modelOutputs().items()}
+        for definition in algorithm.parameterDefinitions():
+            name = definition.name()
+            if name in outputs and parameters.get(outputs[name]) is not None:
+                known[name] = parameters[outputs[name]]
+                continue
+            sources = child.parameterSources().get(name, [])
+            values = []
+            for source in sources:
+                if source.source() == QgsProcessingModelChildParameterSource.StaticValue:
+                    values.append(source.staticValue())
+                elif source.source() == QgsProcessingModelChildParameterSource.ModelParameter:
+                    value = parameters.get(source.parameterName())
+                    if value is None:
+                        model_parameter = self.parameterDefinition(source.parameterName())
+                        value = model_parameter.defaultValue() if model_parameter else None
+                    values.append(value)
+                else:
+                    values = None  # another step's output or an expression: known only at run time
+                    break
+            if values is None or (not sources and definition.isDestination()):
+                unknown.add(name)
+            elif sources and not all(value is None for value in values):
+                known[name] = values if len(values) > 1 or definition.type() == "multilayer" else values[0]
+        return known, unknown
+
+    def _child_problem(self, child, parameters, context):
+        """The message of the first check the child's known values fail, or None."""
+        algorithm = child.algorithm()
+        if algorithm is None:
+            return None
+        known, unknown = self._child_values(child, parameters)
+        checks = [getattr(algorithm, name, None) for name in
+                  ("_repeated_strings", "_out_of_range", "_unreadable_inputs")]
+        outputs = getattr(algorithm, "_unwritable_outputs", None)
+        for check in [c for c in checks if c] + ([lambda p: outputs(p, context)] if outputs else []):
+            message = check(known)
+            if message:
+                return message
+        for name, value in known.items():
+            definition = algorithm.parameterDefinition(name)
+            if not definition.isDestination() and not definition.checkValueIsAcceptable(value, context):
+                return f"'{value}' is not a valid value for {name} ({definition.description()})."
+        if unknown & set(getattr(algorithm, "MODEL_PARAMETERS", ())):
+            return None  # its model file is written by an earlier step
+        ok, message = algorithm.checkParameterValues(known, context)
+        # A failure that names a value not known yet is for the run to decide.
+        if ok or any(re.search(rf"\b{re.escape(name)}\b", message) for name in unknown):
+            return None
+        return message
 
 
 class SoilMetalProvider(QgsProcessingProvider):

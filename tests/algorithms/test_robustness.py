@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 from osgeo import ogr, osr
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from rasters import write_points, write_raster
 
@@ -275,3 +275,41 @@ def test_a_successful_run_moves_every_output_into_place(run_alg, data, tmp_path)
                                    "OUTPUT_REPORT": str(out / "r.html"), "OUTPUT_TABLE": str(out / "t.csv")})
     assert result["OUTPUT_MODEL"] == str(out / "m.json")
     assert sorted(os.listdir(out)) == ["m.json", "r.html", "r.json", "t.csv"]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"CLASS_BREAKS": "0,50,30"}, "CLASS_BREAKS: Class breaks must increase strictly"),
+    ({"predict:Content map": "{out}/cu.png"}, "OUTPUT: 'cu.png' ends in '.png'"),
+    ({"statistics:Content statistics report": "{out}/s.pdf"}, "ends in '.pdf'"),
+], ids=["class-breaks", "map-png", "report-pdf"])
+def test_the_workflow_refuses_a_bad_step_input_before_any_step_runs(run_alg, tmp_path, changes, expected):
+    # QGIS 3.22 checks a model step's parameters only when the model reaches it: the bad class
+    # breaks of the last step used to fail after the map, the transferred model and the
+    # selection report were written.
+    from support import demo_data_dir
+    data = demo_data_dir()
+    out = tmp_path / "out"
+    out.mkdir()
+    parameters = {
+        "LANDSAT_SOURCE": str(data / "landsat8_20171215.tif"),
+        "LANDSAT_TARGET": str(data / "landsat8_20191118.tif"), "SCALE": 1,
+        "DEM": str(data / "dem_1arcsec.tif"), "POINTS_SOURCE": str(data / "samples_2017.gpkg"),
+        "FIELD_SOURCE": "cu_mg_kg", "POINTS_TARGET": str(data / "samples_2019.gpkg"),
+        "FIELD_TARGET": "cu_mg_kg", "ENSEMBLE": 1, "CV": 0,
+        "predict:Content map": str(out / "cu.tif"),
+        "transfer:Tr-GA-BP model, second survey": str(out / "cu.json"),
+        "select:Factor selection report": str(out / "select.html"),
+        **{key: value.format(out=out) for key, value in changes.items()}}
+    steps = []
+
+    class Feedback(QgsProcessingFeedback):
+        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+            steps.append(info)
+
+    with pytest.raises(QgsProcessingException) as error:
+        run_alg("trgabpworkflow", parameters, feedback=Feedback())
+    message = str(error.value)
+    assert message.count(expected) == 1, message
+    assert "Traceback" not in message
+    assert os.listdir(out) == [], os.listdir(out)
+    assert not any("Running" in line or "Prepare algorithm" in line for line in steps), steps
