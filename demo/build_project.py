@@ -101,26 +101,40 @@ def north_arrow(layout, map_item, x, y):
     layout.addLayoutItem(arrow)
 
 
-def render(project, layers, title, path):
-    """Export a print layout (title, map, legend, scale bar) of layers (top first) to a PNG."""
+def new_layout(project, width, height, title, size):
+    """A print layout of width x height mm with its title at the top."""
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
-    page = layout.pageCollection().page(0)
-    page.setPageSize(QgsLayoutSize(220, 165, QgsUnitTypes.LayoutMillimeters))
+    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height, QgsUnitTypes.LayoutMillimeters))
+    add_label(layout, title, size, 6, 4, width - 12, 10)
+    return layout
+
+
+def add_label(layout, text, size, x, y, width, height):
+    """A text label at (x, y) mm."""
     label = QgsLayoutItemLabel(layout)
-    label.setText(title)
-    label.setFont(QFont("DejaVu Sans", 14))
-    label.attemptMove(QgsLayoutPoint(6, 4, QgsUnitTypes.LayoutMillimeters))
-    label.attemptResize(QgsLayoutSize(200, 10, QgsUnitTypes.LayoutMillimeters))
+    label.setText(text)
+    label.setFont(QFont("DejaVu Sans", size))
+    label.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+    label.attemptResize(QgsLayoutSize(width, height, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(label)
+
+
+def add_map(layout, layers, x, y, width, height):
+    """A framed map item of layers (top first) at (x, y) mm, on the extent of the last layer."""
     map_item = QgsLayoutItemMap(layout)
-    map_item.attemptMove(QgsLayoutPoint(6, 16, QgsUnitTypes.LayoutMillimeters))
-    map_item.attemptResize(QgsLayoutSize(150, 140, QgsUnitTypes.LayoutMillimeters))
+    map_item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+    map_item.attemptResize(QgsLayoutSize(width, height, QgsUnitTypes.LayoutMillimeters))
     map_item.setLayers(layers)
     map_item.setCrs(layers[-1].crs())
     map_item.setExtent(layers[-1].extent())
     map_item.setFrameEnabled(True)
     layout.addLayoutItem(map_item)
+    return map_item
+
+
+def add_legend_and_scale(layout, map_item, layers, legend_at, scale_at, columns=1):
+    """The legend of layers (no raster band header) and a 2 x 1 km scale bar, both linked to map_item."""
     legend = QgsLayoutItemLegend(layout)
     legend.setLinkedMap(map_item)
     legend.setAutoUpdateModel(False)
@@ -133,9 +147,9 @@ def render(project, layers, title, path):
             QgsMapLayerLegendUtils.setLegendNodeOrder(node, list(range(1, count)))
             legend.model().refreshLayerLegend(node)
     legend.setTitle("")
-    legend.attemptMove(QgsLayoutPoint(160, 16, QgsUnitTypes.LayoutMillimeters))
+    legend.setColumnCount(columns)
+    legend.attemptMove(QgsLayoutPoint(*legend_at, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
-    north_arrow(layout, map_item, 140, 20)
     scale = QgsLayoutItemScaleBar(layout)
     scale.setStyle("Single Box")
     scale.setLinkedMap(map_item)
@@ -144,10 +158,14 @@ def render(project, layers, title, path):
     scale.setNumberOfSegments(2)
     scale.setUnitsPerSegment(1)
     scale.setUnitLabel("km")
-    scale.attemptMove(QgsLayoutPoint(160, 140, QgsUnitTypes.LayoutMillimeters))
+    scale.attemptMove(QgsLayoutPoint(*scale_at, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(scale)
+
+
+def export_png(layout, path, dpi):
+    """Export the layout to a PNG."""
     settings = QgsLayoutExporter.ImageExportSettings()
-    settings.dpi = 110
+    settings.dpi = dpi
     settings.generateWorldFile = False
     settings.exportMetadata = False
     # The exporter tries to georeference the PNG through GDAL, which cannot update a PNG: the
@@ -159,14 +177,39 @@ def render(project, layers, title, path):
         gdal.PopErrorHandler()
 
 
+def render(project, layers, title, path):
+    """Export a print layout (title, map, legend, scale bar) of layers (top first) to a PNG."""
+    layout = new_layout(project, 220, 165, title, 14)
+    map_item = add_map(layout, layers, 6, 16, 150, 140)
+    add_legend_and_scale(layout, map_item, layers, (160, 16), (160, 140))
+    north_arrow(layout, map_item, 140, 20)
+    export_png(layout, path, 110)
+
+
+def render_panels(project, panels, legend_layers, title, path):
+    """Export a print layout of maps side by side (panels: [(caption, layers top first)]), one
+    shared legend below them and a scale bar, to a PNG."""
+    width, gap = 92, 4
+    layout = new_layout(project, gap + len(panels) * (width + gap), 172, title, 13)
+    maps = []
+    for index, (caption, layers) in enumerate(panels):
+        left = gap + index * (width + gap)
+        add_label(layout, caption, 10, left, 13, width, 7)
+        maps.append(add_map(layout, layers, left, 20, width, 84))
+    add_legend_and_scale(layout, maps[0], legend_layers, (gap, 106),
+                         (gap + min(2, len(panels) - 1) * (width + gap), 108), columns=2)
+    north_arrow(layout, maps[0], gap + width - 14, 22)
+    export_png(layout, path, 90)
+
+
 def build_project(out, data, summary):
     """Write out/soilmetal_demo.qgz and out/figures/*.png (QGIS must be running) -> the project path."""
     project = QgsProject.instance()
     project.setCrs(QgsCoordinateReferenceSystem("EPSG:32649"))
-    project.setTitle("soilmetal demo: Cu and Pb in topsoil, 2019 (Tr-GA-BP)")
+    project.setTitle("soilmetal demo: Cu and Pb in topsoil, 2019 (the model each transfer verdict names)")
     root = project.layerTreeRoot()
     groups = {name: root.addGroup(name) for name in
-              ("Samples", "Content maps 2019", "Uncertainty 2019", "True content 2019 (demo only)", "Factors")}
+              ("Samples", "Content maps 2019", "Content maps 2019 + kriged residuals", "Uncertainty 2019", "True content 2019 (demo only)", "Factors")}
     add_samples(project, groups["Samples"], data / "samples_2019.gpkg", "Samples 2019", "#ffffff")
     add_samples(project, groups["Samples"], data / "samples_2017.gpkg", "Samples 2017", "#333333")
     links = []
@@ -188,26 +231,46 @@ def build_project(out, data, summary):
         if uncertainty.exists():
             layer = add_raster(project, groups["Uncertainty 2019"], uncertainty, f"{label} ensemble spread (mg/kg; model disagreement, not an error bar)", "uncertainty")
             layer.setCustomProperty("soilmetal/kind", "uncertainty")
+        from soilmetal.algorithms.styling import content_range
+        model = entry.get("mapped_model", "Tr-GA-BP")
+        kriged = None
+        if entry.get("kriged_map"):
+            # The same classes as the content map, so model map, kriged map and truth compare by eye.
+            kriged = add_raster(project, groups["Content maps 2019 + kriged residuals"], entry["kriged_map"],
+                                f"{label} content 2019, {model} + kriged residuals (mg/kg)", "content",
+                                content_range(content))
         truth = data / f"true_{metal}_2019.tif"
+        true_layer = None
         if truth.exists():
-            # The same classes as the content map, so the two can be compared by eye.
-            from soilmetal.algorithms.styling import content_range
-            add_raster(project, groups["True content 2019 (demo only)"], truth, f"{label} true content 2019",
-                       "content", content_range(content))
+            true_layer = add_raster(project, groups["True content 2019 (demo only)"], truth,
+                                    f"{label} true content 2019", "content", content_range(content))
         from soilmetal.core.classes import map_content_breaks
         samples = add_sample_values(project, groups["Samples"], data / "samples_2019.gpkg", f"{metal}_mg_kg",
                                     f"{label} measured 2019 (mg/kg)",
                                     map_content_breaks(entry["map"]))
-        render(project, [samples, content], f"{label} in topsoil, 2019: Tr-GA-BP content map (demo data)",
+        render(project, [samples, content], f"{label} in topsoil, 2019: {model} content map (demo data)",
                figures / f"{metal}_2019.png")
+        if kriged is not None and true_layer is not None:
+            rows = entry.get("comparison", {})
+
+            def caption(name, key):
+                metrics = rows.get(key, {}).get("map")
+                return name + (f": RMSE {metrics['RMSE']:.1f}, R² {metrics['R2']:.2f}" if metrics else "")
+            render_panels(project, [(caption(model, model), [samples, content]),
+                                    (caption(f"{model} + kriged residuals", f"{model} + kriged residuals"),
+                                     [samples, kriged]),
+                                    ("True content (demo truth)", [samples, true_layer])],
+                          [content, samples], f"{label} 2019 (mg/kg): model map, with kriged residuals, "
+                          "and the demo's true map", figures / f"{metal}_2019_kriged.png")
     for raster in sorted((out / "factors").glob("*.tif")):
         layer = add_raster(project, groups["Factors"], raster, raster.stem)
         layer.setCustomProperty("soilmetal/kind", "factors")
     for name in ("Uncertainty 2019", "True content 2019 (demo only)", "Factors"):
         groups[name].setItemVisibilityChecked(False)
     project_metadata = project.metadata()
-    project_metadata.setAbstract("Content maps of Cu and Pb for 2019 from Tr-GA-BP (GA-BP trained on the 2017 "
-                                 "survey, transferred with 16 samples of 2019), on synthetic demo data.")
+    project_metadata.setAbstract("Content maps of Cu and Pb for 2019, each from the model its transfer verdict names "
+                                 "(Tr-GA-BP when the transfer helps, else GA-BP on the 2019 samples), beside the "
+                                 "maps with kriged residuals and the true maps, on synthetic demo data.")
     project_metadata.setLinks(links)
     project.setMetadata(project_metadata)
     target = out / "soilmetal_demo.qgz"
