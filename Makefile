@@ -6,22 +6,28 @@
 PYTHON ?= /usr/bin/python3
 # Debian's /usr/bin/qgis_process wrapper passes --noversioncheck, which 3.22's binary rejects.
 QGIS_PROCESS ?= /usr/bin/qgis_process.bin
-export PYTHON QGIS_PROCESS
+# The linter lives in its own venv outside the repository (scripts/install_deps.sh puts it there).
+RUFF_VENV ?= /var/cache/soilmetal/ruff-venv
+export PYTHON QGIS_PROCESS RUFF_VENV
 export QT_QPA_PLATFORM = offscreen
 export PYTHONDONTWRITEBYTECODE = 1
 
 PYTEST = $(PYTHON) -m pytest -q
 
-.PHONY: all deps test test-core test-algorithms test-cli test-qgis340 test-qgis344 demo demo-data package bench clean
+.PHONY: all deps lint test test-core test-algorithms test-cli test-qgis340 test-qgis344 demo demo-data package bench clean
 
 all: test
 
 deps:
 	@bash scripts/install_deps.sh
 
-# Three tiers, each its own process: core without QGIS, algorithms through processing.run,
-# and qgis_process as a user's script would call it.
+lint: deps
+	$(RUFF_VENV)/bin/ruff check .
+
+# The linter first, then three tiers, each its own process: core without QGIS, algorithms
+# through processing.run, and qgis_process as a user's script would call it.
 test: deps
+	$(RUFF_VENV)/bin/ruff check .
 	$(PYTEST) tests/core
 	$(PYTEST) tests/algorithms
 	$(PYTEST) tests/cli

@@ -10,7 +10,7 @@ class SoilMetalPlugin:
         self.iface = iface
         self.provider = None
 
-    def initProcessing(self):  # noqa: N802 (QGIS API name)
+    def initProcessing(self):
         """Register the provider once; calling again does nothing."""
         if self.provider is not None:
             return
@@ -20,7 +20,7 @@ class SoilMetalPlugin:
         # Second pass: the shipped workflow model needs the algorithms registered first.
         self.provider.refreshAlgorithms()
 
-    def initGui(self):  # noqa: N802 (QGIS API name)
+    def initGui(self):
         """Called by QGIS desktop: the provider is all the GUI we need."""
         self.initProcessing()
 

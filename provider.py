@@ -28,11 +28,11 @@ class ShippedModel(QgsProcessingModelAlgorithm):
     """A graphical model shipped with the plugin: QGIS's own rich help in the toolbox, plain text
     in qgis_process and scripts (QGIS 3.22 prints a model's help there as raw HTML)."""
 
-    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+    def shortHelpString(self):
         from .algorithms.help_render import render_model_text, rich_help_wanted
         return super().shortHelpString() if rich_help_wanted() else render_model_text(self)
 
-    def helpUrl(self):  # noqa: N802 (QGIS API name)
+    def helpUrl(self):
         from .algorithms.help_render import help_url
         return super().helpUrl() or help_url()
 

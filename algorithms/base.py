@@ -80,25 +80,25 @@ class _TransactionFeedback(QgsProcessingFeedback):
     def _text(self, text):
         return self._transaction.final_text(text)
 
-    def setProgressText(self, text):  # noqa: N802 (QGIS API name)
+    def setProgressText(self, text):
         self._feedback.setProgressText(self._text(text))
 
-    def reportError(self, error, fatalError=False):  # noqa: N802,N803 (QGIS API name)
+    def reportError(self, error, fatalError=False):
         self._feedback.reportError(self._text(error), fatalError)
 
-    def pushWarning(self, warning):  # noqa: N802 (QGIS API name)
+    def pushWarning(self, warning):
         self._feedback.pushWarning(self._text(warning))
 
-    def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+    def pushInfo(self, info):
         self._feedback.pushInfo(self._text(info))
 
-    def pushCommandInfo(self, info):  # noqa: N802 (QGIS API name)
+    def pushCommandInfo(self, info):
         self._feedback.pushCommandInfo(self._text(info))
 
-    def pushDebugInfo(self, info):  # noqa: N802 (QGIS API name)
+    def pushDebugInfo(self, info):
         self._feedback.pushDebugInfo(self._text(info))
 
-    def pushConsoleInfo(self, info):  # noqa: N802 (QGIS API name)
+    def pushConsoleInfo(self, info):
         self._feedback.pushConsoleInfo(self._text(info))
 
 
@@ -124,7 +124,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """Fixed, lowercase id (never translated)."""
         return self.ALGORITHM_ID
 
-    def displayName(self):  # noqa: N802 (QGIS API name)
+    def displayName(self):
         """Translated name shown in the toolbox."""
         return self.tr(self.DISPLAY_NAME)
 
@@ -132,7 +132,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """Translated toolbox group."""
         return self.tr(GROUPS[self.GROUP][1])
 
-    def groupId(self):  # noqa: N802 (QGIS API name)
+    def groupId(self):
         """Fixed group id."""
         return GROUPS[self.GROUP][0]
 
@@ -140,7 +140,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """Translate text in the soilmetal context."""
         return QCoreApplication.translate("soilmetal", text)
 
-    def createInstance(self):  # noqa: N802 (QGIS API name)
+    def createInstance(self):
         """A fresh instance of the same algorithm."""
         return type(self)()
 
@@ -148,7 +148,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """The plugin icon."""
         return QIcon(ICON_PATH)
 
-    def svgIconPath(self):  # noqa: N802 (QGIS API name)
+    def svgIconPath(self):
         """Path of the plugin's SVG icon."""
         return ICON_PATH
 
@@ -156,13 +156,13 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """This algorithm's help, read from help/<id>.json."""
         return load_help(self.ALGORITHM_ID)
 
-    def shortDescription(self):  # noqa: N802 (QGIS API name)
+    def shortDescription(self):
         """One whole sentence (toolbox tooltip, qgis_process list and help): help/<id>.json's
         short_description, else the description's first sentence (not cut at "et al.")."""
         data = self.help_data()
         return self.tr(data.get("short_description") or first_sentence(data.get("description", "")))
 
-    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+    def shortHelpString(self):
         """Rich HTML in the toolbox; plain text in qgis_process and scripts, which print it as is."""
         return self.help_html() if rich_help_wanted() else self.help_text()
 
@@ -174,7 +174,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         """The same as plain text: paragraphs, then one line per parameter and output."""
         return self.tr(render_text(self.help_data(), self))
 
-    def helpUrl(self):  # noqa: N802 (QGIS API name)
+    def helpUrl(self):
         """The README section that lists the algorithms, on the project page of metadata.txt."""
         return help_url()
 
@@ -198,7 +198,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(parameter)
         return parameter
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Before the run: unreadable raster inputs, model files, and output paths that cannot be
         written (folder missing and not creatable, read-only, wrong extension, used twice)."""
         message = (self._repeated_strings(parameters) or self._out_of_range(parameters)
@@ -323,7 +323,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         self.add_parameter(QgsProcessingParameterFileDestination(
             name, self.tr(label), fileFilter=file_filter, optional=True, createByDefault=False))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         """Run execute() as one output transaction: every output is written under a temporary
         name and moved into place only when the whole run succeeded; on an error, a cancel or
         SIGTERM/SIGINT nothing of the run is left. A SoilMetalError becomes a

@@ -50,7 +50,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                      ("PERCENT_ABOVE_THRESHOLD_HIGH", "percent_above_high"),
                      ("PERCENT_ABOVE_THRESHOLD_EXPECTED", "percent_above_expected"))
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Content map")))
         self.add_parameter(QgsProcessingParameterBand(
@@ -90,7 +90,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
         for name, label in self.NUMBER_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Refuse bad class breaks, or an index map without a background, before the run."""
         try:
             breaks = self.parameterAsString(parameters, self.CLASS_BREAKS, context)

@@ -24,7 +24,7 @@ class EvaluateModelAlgorithm(SoilMetalAlgorithm):
     INCLUDE_TRAINING = "INCLUDE_TRAINING"
     INTERVAL_COVERAGE = "INTERVAL_COVERAGE"
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model file"), extension="json"))

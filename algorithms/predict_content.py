@@ -41,7 +41,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     OUTPUT_KRIGED_RESIDUAL = "OUTPUT_KRIGED_RESIDUAL"
     COVERAGE_RANGE = (0.01, 0.999)
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="json"))
         self.add_parameter(QgsProcessingParameterMultipleLayers(
@@ -85,7 +85,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
                             ("PIXELS_CLAMPED", "Pixels clamped to 0 mg/kg")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """COVERAGE and THRESHOLD with messages that give the allowed values, then the usual checks."""
         for name, check in ((self.COVERAGE, check_coverage), (self.THRESHOLD, check_threshold)):
             value = parameters.get(name)
@@ -114,7 +114,8 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         summary = predict_map(
             model, sources, output, companions[self.OUTPUT_UNCERTAINTY], companions[self.OUTPUT_EXTRAPOLATION],
             mode, self.monitor(feedback), lower_path=companions[self.OUTPUT_LOWER],
-            upper_path=companions[self.OUTPUT_UPPER], coverage=self.parameterAsDouble(parameters, self.COVERAGE, context),
+            upper_path=companions[self.OUTPUT_UPPER],
+            coverage=self.parameterAsDouble(parameters, self.COVERAGE, context),
             exceedance_path=companions[self.OUTPUT_EXCEEDANCE],
             threshold=self.optional_number(parameters, self.THRESHOLD, context),
             aoa_path=companions[self.OUTPUT_AOA],

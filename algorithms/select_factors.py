@@ -26,7 +26,7 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
     SELECTED = "SELECTED"
     N_SAMPLES = "N_SAMPLES"
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_sample_inputs()
         self.add_parameter(QgsProcessingParameterNumber(

@@ -48,7 +48,7 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
         (BAND_SWIR1, "Shortwave infrared 1 band (OLI B6)"),
         (BAND_SWIR2, "Shortwave infrared 2 band (OLI B7)"))
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterRasterLayer(
             self.INPUT, self.tr("Bands (multi-band raster, Landsat 8/9 *_MTL.txt, or Sentinel-2 "
@@ -95,7 +95,7 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
             return value.strip()
         return None
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Accept a Landsat MTL path as INPUT (no raster layer can load a .txt); check the rest."""
         if self.mtl_path(parameters, context) is None:
             ok, message = super().checkParameterValues(parameters, context)

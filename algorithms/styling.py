@@ -26,7 +26,7 @@ from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientCo
 from qgis.PyQt.QtGui import QColor
 
 from ..core import classes
-from ..core.classes import nice_breaks  # noqa: F401 (the legend's round breaks, used by tests)
+from ..core.classes import nice_breaks
 from ..core.errors import SoilMetalError
 from ..core.outputs import final_path
 from ..core.raster_io import band_metadata_item, read_band_sample
@@ -243,7 +243,7 @@ class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
         self.title = title
         ContentMapStyler._alive.append(self)
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+    def postProcessLayer(self, layer, context, feedback):
         """Load the sidecar style and a readable layer name."""
         if self.qml and os.path.exists(self.qml):
             layer.loadNamedStyle(self.qml)

@@ -26,7 +26,7 @@ class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
     Z_FACTOR = "Z_FACTOR"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("DEM")))
         self.add_parameter(QgsProcessingParameterBand(

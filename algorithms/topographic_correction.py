@@ -38,7 +38,7 @@ class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
     mask_classes = SpectralIndicesAlgorithm.mask_classes
     check_all_but_input = SpectralIndicesAlgorithm.check_all_but_input
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         self.add_parameter(QgsProcessingParameterRasterLayer(
             self.INPUT, self.tr("Reflectance bands (raster, Landsat 8/9 *_MTL.txt, or Sentinel-2 "
@@ -71,7 +71,7 @@ class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             self.MASKED_SHARE, self.tr("Share of the pixels with data masked by the QA band")))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Accept a product metadata path as INPUT; check the rest."""
         if self.mtl_path(parameters, context) is None:
             return super().checkParameterValues(parameters, context)

@@ -44,7 +44,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_TABLE = "OUTPUT_TABLE"
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         self.add_sample_inputs()

@@ -49,7 +49,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     OUTPUT_TABLE = "OUTPUT_TABLE"
     VERDICT = "VERDICT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         self.add_parameter(QgsProcessingParameterFile(
@@ -92,7 +92,8 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
-        self.add_optional_file_output(self.OUTPUT_BASELINE_MODEL, "GA-BP from scratch model file", "Model files (*.json)")
+        self.add_optional_file_output(self.OUTPUT_BASELINE_MODEL, "GA-BP from scratch model file",
+                                      "Model files (*.json)")
         self.add_optional_file_output(self.OUTPUT_REPORT, "Transfer report", "HTML files (*.html)")
         self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
         for name, label in (("RMSE", "Tr-GA-BP validation RMSE (mg/kg)"),
@@ -116,7 +117,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.VERDICT, self.tr(
             "Verdict: helps, negative or no detectable difference")))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Refuse an unreadable beta grid (and, in the base class, a bad model file) before the run."""
         try:
             parse_beta_grid(self.parameterAsString(parameters, self.BETA_GRID, context))

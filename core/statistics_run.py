@@ -371,11 +371,11 @@ def statistics_table(run):
         statistic("statistics", "percent_above_reference_mean",
                   stats["percent_above"][reference["mean"]], reference["mean"])
         statistic("statistics", "ratio_of_means", run.comparison["ratio_of_means"])
-    for section, classes in (("content classes", run.classes),
-                             ("index classes", run.index_classes)):
-        if classes is None:
+    for section, table in (("content classes", run.classes),
+                           ("index classes", run.index_classes)):
+        if table is None:
             continue
-        for row, area in zip(classes.to_dict("records"), _area_km2(classes)):
+        for row, area in zip(table.to_dict("records"), _area_km2(table)):
             rows.append({"section": section, "item": row["interval"],
                          "class_name": row.get("class_name"), "lower": row["lower"],
                          "upper": row["upper"], "pixels": row["count"],
@@ -529,7 +529,7 @@ def build_statistics_report(run):
                     "warning")
 
     if "map" in figures:
-        report.figure(figures["map"], caption=f"The content map in the classes of Table 7 "
+        report.figure(figures["map"], caption="The content map in the classes of Table 7 "
                       "(thumbnail; the map's .qml style uses the same colours)")
 
     report.heading("Estimated content against the reference (Table 6)")

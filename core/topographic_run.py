@@ -1,8 +1,8 @@
 """The topographic correction of a whole raster or product, block by block, with its report.
 
 Pass 1 computes cos(i) from the DEM on the image grid and accumulates each band's regression
-on it (on every k-th block of a large scene, at least FIT_BLOCKS blocks); pass 2 corrects and writes the bands (and cos(i) when asked) and measures the
-correlation with cos(i) after the correction on the same pixels.
+on it (on every k-th block of a large scene, at least FIT_BLOCKS blocks); pass 2 corrects and writes
+the bands (and cos(i) when asked) and measures the correlation with cos(i) after the correction on the same pixels.
 """
 
 import os

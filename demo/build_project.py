@@ -13,15 +13,15 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qgis.core import (QgsAbstractMetadataBase, QgsApplication, QgsCoordinateReferenceSystem,  # noqa: E402
+from qgis.core import (QgsAbstractMetadataBase, QgsApplication, QgsCoordinateReferenceSystem,
                        QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend, QgsLayoutItemMap,
                        QgsLayoutItemScaleBar, QgsLayoutPoint, QgsLayoutSize, QgsMapLayerLegendUtils,
                        QgsGraduatedSymbolRenderer, QgsLayoutItemPicture, QgsMarkerSymbol,
                        QgsRendererRange,
                        QgsPrintLayout, QgsProject, QgsRasterLayer, QgsSingleSymbolRenderer,
                        QgsUnitTypes, QgsVectorLayer)
-from osgeo import gdal  # noqa: E402
-from qgis.PyQt.QtGui import QFont  # noqa: E402
+from osgeo import gdal
+from qgis.PyQt.QtGui import QFont
 
 
 def link(name, path, description):
@@ -225,11 +225,12 @@ def build_project(out, data, summary):
         content = add_raster(project, groups["Content maps 2019"], entry["map"], f"{label} content 2019 (mg/kg)",
                              "content")
         metadata = content.metadata()
-        metadata.setLinks([l for l in links if l.name.startswith(metal)])
+        metadata.setLinks([link for link in links if link.name.startswith(metal)])
         content.setMetadata(metadata)
         uncertainty = out / "maps" / f"{metal}_2019_uncertainty.tif"
         if uncertainty.exists():
-            layer = add_raster(project, groups["Uncertainty 2019"], uncertainty, f"{label} ensemble spread (mg/kg; model disagreement, not an error bar)", "uncertainty")
+            layer = add_raster(project, groups["Uncertainty 2019"], uncertainty,
+                               f"{label} ensemble spread (mg/kg; model disagreement, not an error bar)", "uncertainty")
             layer.setCustomProperty("soilmetal/kind", "uncertainty")
         from soilmetal.algorithms.styling import content_range
         model = entry.get("mapped_model", "Tr-GA-BP")

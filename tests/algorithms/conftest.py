@@ -13,7 +13,7 @@ os.environ["QGIS_CUSTOM_CONFIG_PATH"] = tempfile.mkdtemp(prefix="soilmetal-profi
 sys.path.insert(0, str(plugin_parent()))
 sys.path.append("/usr/share/qgis/python/plugins")
 
-from qgis.core import QgsApplication  # noqa: E402  (environment must be set first)
+from qgis.core import QgsApplication
 
 QgsApplication.setPrefixPath("/usr", True)
 _APP = QgsApplication([], False)

@@ -54,7 +54,7 @@ def test_output_is_styled_when_loaded(tmp_path, model_and_factors):
     result = processing.runAndLoadResults(
         "soilmetal:predictcontent", {"MODEL": model_path, "FACTORS": [factors], "OUTPUT": str(tmp_path / "s.tif")},
         context=context, feedback=QgsProcessingFeedback())
-    layers = [l for l in QgsProject.instance().mapLayers().values() if l.source() == result["OUTPUT"]]
+    layers = [layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == result["OUTPUT"]]
     assert layers, "the content map was not loaded"
     assert layers[0].renderer().type() == "singlebandpseudocolor"
     assert layers[0].name() == "Pb content (mg/kg)"
@@ -141,7 +141,8 @@ def test_spread_layer_says_it_is_not_an_error_bar(tmp_path, model_and_factors):
         "soilmetal:predictcontent", {"MODEL": model_path, "FACTORS": [factors], "OUTPUT": str(tmp_path / "c.tif"),
                                      "OUTPUT_UNCERTAINTY": str(tmp_path / "s.tif")},
         context=context, feedback=QgsProcessingFeedback())
-    layers = [l for l in QgsProject.instance().mapLayers().values() if l.source() == result["OUTPUT_UNCERTAINTY"]]
+    layers = [layer for layer in QgsProject.instance().mapLayers().values()
+              if layer.source() == result["OUTPUT_UNCERTAINTY"]]
     assert layers and "ensemble spread (model disagreement, not an error bar" in layers[0].name()
     QgsProject.instance().removeAllMapLayers()
 

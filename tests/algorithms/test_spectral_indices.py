@@ -45,7 +45,7 @@ class WarningFeedback(QgsProcessingFeedback):
         super().__init__()
         self.warnings = []
 
-    def pushWarning(self, warning):  # noqa: N802 (QGIS API name)
+    def pushWarning(self, warning):
         self.warnings.append(warning)
         super().pushWarning(warning)
 

@@ -9,8 +9,8 @@ from osgeo import gdal
 from rasters import write_raster
 from support import qgis_process_help, run_algorithm_cli, run_qgis_process
 
-EXPECTED_IDS = ["spectralindices", "terrainfactors", "topographiccorrection", "selectfactors", "traingabp", "transfergabp",
-                "evaluatemodel", "predictcontent", "contentstatistics", "trgabpworkflow"]
+EXPECTED_IDS = ["spectralindices", "terrainfactors", "topographiccorrection", "selectfactors", "traingabp",
+                "transfergabp", "evaluatemodel", "predictcontent", "contentstatistics", "trgabpworkflow"]
 
 
 def test_provider_and_algorithms_are_listed(profile):

@@ -4,7 +4,6 @@ factor rasters one grey band; the content map's classes are those of contentstat
 
 import math
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 from osgeo import gdal
 
-from support import ROOT, demo_data_dir, run_algorithm_cli
+from support import demo_data_dir, run_algorithm_cli
 
 CONTENT_GREEN, CONTENT_PURPLE = "#1a9850", "#7b1f5e"
 

@@ -9,7 +9,7 @@ import pytest
 
 from osgeo import gdal, ogr, osr
 
-from demo import generate_demo_data as generator  # noqa: E402  (needs GDAL, checked above)
+from demo import generate_demo_data as generator
 
 YEARS = (2017, 2019)
 METALS = ("cu", "pb")

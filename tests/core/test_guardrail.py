@@ -1,4 +1,6 @@
-"""core/ stays pure: no QGIS or Qt anywhere, and GDAL (osgeo) only in the raster I/O module."""
+"""core/ stays pure, in every subpackage: no QGIS or Qt anywhere, GDAL (osgeo) only in the raster
+I/O module, nothing from the QGIS layer (algorithms/, plugin, provider), and every folder of
+core/ a package with an __init__.py (so a new subpackage is checked here and shipped in the zip)."""
 
 import ast
 import pathlib
@@ -7,7 +9,9 @@ import pytest
 
 CORE = pathlib.Path(__file__).resolve().parents[2] / "core"
 FORBIDDEN_EVERYWHERE = ("qgis", "PyQt5", "PyQt6", "PySide2", "PySide6", "sip")
-GDAL_MODULE = "raster_io.py"
+GDAL_MODULE = CORE / "raster_io.py"
+# Names of the plugin's QGIS layer that core/ must not reach by a relative import.
+QGIS_LAYER = ("algorithms", "plugin", "provider")
 
 
 def imported_roots(source):
@@ -24,24 +28,62 @@ def imported_roots(source):
     return roots
 
 
-CORE_FILES = sorted(CORE.glob("*.py"))
+def relative_targets(source, package):
+    """Dotted names (from the plugin root) that the relative imports of a module in `package` reach.
+
+    `package` is the module's package as a tuple of folder names below the plugin root, e.g.
+    ("core", "reports"); an import that climbs above the plugin root yields a name starting "..".
+    """
+    targets = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = list(package[:len(package) - (node.level - 1)]) if node.level - 1 <= len(package) else [".."]
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            targets.update(".".join(base + [name]) for name in names)
+    return targets
+
+
+CORE_FILES = sorted(CORE.rglob("*.py"))
+
+
+def package_of(path):
+    """The folders from the plugin root to `path`'s folder, e.g. ("core", "reports")."""
+    return tuple(path.parent.relative_to(CORE.parent).parts)
 
 
 def test_core_has_modules():
     assert len(CORE_FILES) >= 5
-    assert (CORE / GDAL_MODULE).exists()
+    assert GDAL_MODULE.exists()
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+def test_the_search_is_recursive():
+    """rglob reaches every subpackage: the walk finds as many files as os.walk does."""
+    walked = [p for folder in [CORE, *[d for d in CORE.rglob("*") if d.is_dir()]] for p in folder.glob("*.py")]
+    assert sorted(walked) == CORE_FILES
+
+
+@pytest.mark.parametrize("folder", sorted({p.parent for p in CORE_FILES}), ids=lambda p: str(p.relative_to(CORE)))
+def test_every_core_folder_is_a_package(folder):
+    assert (folder / "__init__.py").exists(), f"{folder} holds modules but no __init__.py"
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(CORE)))
 def test_core_module_imports_no_qgis_or_qt(path):
     roots = imported_roots(path.read_text(encoding="utf-8"))
-    assert not roots & set(FORBIDDEN_EVERYWHERE), f"{path.name} imports {roots & set(FORBIDDEN_EVERYWHERE)}"
+    assert not roots & set(FORBIDDEN_EVERYWHERE), f"{path} imports {roots & set(FORBIDDEN_EVERYWHERE)}"
 
 
-@pytest.mark.parametrize("path", [p for p in CORE_FILES if p.name != GDAL_MODULE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in CORE_FILES if p != GDAL_MODULE], ids=lambda p: str(p.relative_to(CORE)))
 def test_only_raster_io_imports_gdal(path):
     assert "osgeo" not in imported_roots(path.read_text(encoding="utf-8")), \
-        f"{path.name} imports osgeo; raster access belongs in core/{GDAL_MODULE}"
+        f"{path} imports osgeo; raster access belongs in core/raster_io.py"
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(CORE)))
+def test_core_stays_inside_core(path):
+    targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
+    outside = sorted(t for t in targets if not t.startswith("core"))
+    assert not outside, f"{path} imports {outside}; core/ must not reach the QGIS layer"
 
 
 @pytest.mark.parametrize("source, bad", [
@@ -57,3 +99,15 @@ def test_guardrail_detects_forbidden_imports(source, bad):
 
 def test_relative_imports_are_not_flagged():
     assert imported_roots("from .raster_io import read_window\nfrom . import errors") == set()
+
+
+@pytest.mark.parametrize("source, package, expected", [
+    ("from .raster_io import read_window", ("core",), {"core.raster_io"}),
+    ("from . import errors", ("core", "reports"), {"core.reports.errors"}),
+    ("from ..errors import SoilMetalError", ("core", "reports"), {"core.errors"}),
+    ("from ..algorithms.base import X", ("core",), {"algorithms.base"}),
+    ("from ...plugin import X", ("core", "reports"), {"plugin"}),
+])
+def test_relative_targets_resolve_from_the_package(source, package, expected):
+    assert relative_targets(source, package) == expected
+    assert any(t.startswith(QGIS_LAYER) for t in expected) == (not all(t.startswith("core") for t in expected))

@@ -2,7 +2,6 @@
 inside the area of applicability, against direct NumPy counts on the whole array."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from osgeo import gdal
 

@@ -17,8 +17,8 @@ def loop_forward(theta, x, hidden):
         total = theta[-1]
         for h in range(hidden):
             pre = theta[hidden * n_inputs + h]
-            for l in range(n_inputs):
-                pre += theta[h * n_inputs + l] * row[l]
+            for i in range(n_inputs):
+                pre += theta[h * n_inputs + i] * row[i]
             total += theta[hidden * n_inputs + hidden + h] * math.tanh(pre)
         out.append(total)
     return np.array(out)
