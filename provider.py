@@ -40,7 +40,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         from .algorithms.help_render import search_tags
         return search_tags(MODEL_TAGS, self)
 
-    def createInstance(self):  # noqa: N802 (QGIS API name)
+    def createInstance(self):
         """A copy that keeps this class (QGIS's own copy would be a plain model, which runs
         without the checks below)."""
         model = ShippedModel()
@@ -48,7 +48,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         model.setSourceFilePath(self.sourceFilePath())
         return model
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         """Refuse a bad input before any step runs.
 
         QGIS 3.22 checks a child's parameters only when the model reaches that step, so a bad

@@ -304,7 +304,7 @@ def test_the_workflow_refuses_a_bad_step_input_before_any_step_runs(run_alg, tmp
     steps = []
 
     class Feedback(QgsProcessingFeedback):
-        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+        def pushInfo(self, info):
             steps.append(info)
 
     with pytest.raises(QgsProcessingException) as error:
