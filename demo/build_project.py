@@ -209,7 +209,8 @@ def build_project(out, data, summary):
     project.setTitle("soilmetal demo: Cu and Pb in topsoil, 2019 (the model each transfer verdict names)")
     root = project.layerTreeRoot()
     groups = {name: root.addGroup(name) for name in
-              ("Samples", "Content maps 2019", "Content maps 2019 + kriged residuals", "Uncertainty 2019", "True content 2019 (demo only)", "Factors")}
+              ("Samples", "Content maps 2019", "Content maps 2019 + kriged residuals", "Uncertainty 2019",
+               "True content 2019 (demo only)", "Factors")}
     add_samples(project, groups["Samples"], data / "samples_2019.gpkg", "Samples 2019", "#ffffff")
     add_samples(project, groups["Samples"], data / "samples_2017.gpkg", "Samples 2017", "#333333")
     links = []

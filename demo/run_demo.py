@@ -313,12 +313,13 @@ def table5(runner, out, data, samples, factors, metal, field, label, selected, s
     print(f"  {label}: {seeds} seeds x (GA-BP 2017, Tr-GA-BP 2019, 3 maps) ...", end="", flush=True)
     for seed in range(seeds):
         print(f" {seed + 1}" if seed % 3 == 2 or seed == seeds - 1 else "", end="", flush=True)
-        source = runner.run("traingabp", f"{label} seed {seed}: GA-BP 2017", quiet=True, POINTS=samples["2017"], FIELD=field,
-                            FACTORS=factors["2017"], FACTOR_NAMES=selected, SEED=seed, CV=0,
+        source = runner.run("traingabp", f"{label} seed {seed}: GA-BP 2017", quiet=True, POINTS=samples["2017"],
+                            FIELD=field, FACTORS=factors["2017"], FACTOR_NAMES=selected, SEED=seed, CV=0,
                             LOG_TARGET=options["log_target"], **sample_settings(options),
                             OUTPUT_MODEL=folder / f"gabp_2017_seed{seed}.json")
-        transfer = runner.run("transfergabp", f"{label} seed {seed}: Tr-GA-BP 2019", quiet=True, SOURCE_MODEL=source["OUTPUT_MODEL"],
-                              POINTS=samples["2019"], FIELD=field, FACTORS=factors["2019"], TRAIN_SAMPLES=16,
+        transfer = runner.run("transfergabp", f"{label} seed {seed}: Tr-GA-BP 2019", quiet=True,
+                              SOURCE_MODEL=source["OUTPUT_MODEL"], POINTS=samples["2019"], FIELD=field,
+                              FACTORS=factors["2019"], TRAIN_SAMPLES=16,
                               VALIDATION_FRACTION=1.0, SEED=seed, CV=0, **sample_settings(options),
                               OUTPUT_MODEL=folder / f"trgabp_2019_seed{seed}.json",
                               OUTPUT_BASELINE_MODEL=folder / f"gabp16_2019_seed{seed}.json")
@@ -356,10 +357,13 @@ def table5_markdown(results):
         seeds = result["seeds"]
         for where, text in (("samples", "held-out 2019 samples"), ("map", "true 2019 map")):
             for error in ("RMSE", "MRE"):
-                cells = [result["medians"][f"{where}:{name}"][error] for name in ("GA-BP", "Tr-GA-BP", "2017 model as is")]
+                cells = [result["medians"][f"{where}:{name}"][error]
+                         for name in ("GA-BP", "Tr-GA-BP", "2017 model as is")]
                 fmt = "{:.2f}" if error == "RMSE" else "{:.3f}"
-                lines.append(f"| {metal.capitalize()} | {text} | {error} | " + " | ".join(fmt.format(c) for c in cells) + " |")
-        lines.append(f"| {metal.capitalize()} | | Tr-GA-BP better (of {seeds} seeds) | samples {result['tr_wins']['samples']}, "
+                lines.append(f"| {metal.capitalize()} | {text} | {error} | "
+                             + " | ".join(fmt.format(c) for c in cells) + " |")
+        lines.append(f"| {metal.capitalize()} | | Tr-GA-BP better (of {seeds} seeds) | "
+                     f"samples {result['tr_wins']['samples']}, "
                      f"map {result['tr_wins']['map']} | median beta {result['beta_median']:.2f} | |")
     return "\n".join(lines)
 
