@@ -196,11 +196,18 @@ def kriging_section(report, model, model_name="GA-BP"):
         "are kriged from the training samples, so the error below is out-of-fold too.")
     if record.get("variogram"):
         vgm = VariogramModel.from_dict(record["variogram"])
-        text = vgm.describe()
-        if record.get("p_value") is not None:
-            text += (f" Permutation test of spatial structure: p = {record['p_value']:.2g} "
-                     f"({'significant' if record['p_value'] < STRUCTURE_ALPHA else 'not significant'} "
-                     f"at {STRUCTURE_ALPHA:g}).")
+        p_value = record.get("p_value")
+        if p_value is not None and p_value >= STRUCTURE_ALPHA:
+            # The fitted curve alone would claim a structure the permutation test does not support.
+            text = (f"{vgm.summary()} (nugget-to-sill ratio {vgm.nugget_ratio:.2f}). A fit this "
+                    "good also arises for the same residuals shuffled between the sample locations "
+                    f"(permutation test p = {p_value:.2g}, not significant at {STRUCTURE_ALPHA:g}), "
+                    "so no spatial structure is established.")
+        else:
+            text = vgm.describe()
+            if p_value is not None:
+                text += (f" Permutation test of spatial structure: p = {p_value:.2g} "
+                         f"(significant at {STRUCTURE_ALPHA:g}).")
         report.paragraph(text)
     if record.get("note"):
         report.paragraph(f"Notes: {record['note']}.")

@@ -15,6 +15,7 @@ from .errors import SoilMetalError
 
 PREFIX = ".partial-"
 _STAGED = re.compile(r"^\.partial-(\d+)-[0-9a-f]{8}\.")
+_TOKEN_IN_TEXT = re.compile(r"\.partial-\d+-[0-9a-f]{8}\.")
 # Temporary names of earlier versions (no process id): only a killed run of those leaves them.
 _LEGACY = (re.compile(r"^\..+\.[0-9a-f]{8}\.partial\.tif$"),     # raster writer
            re.compile(r"^\..+\.[0-9a-f]{32}\.part$"),              # text/CSV/JSON writer
@@ -28,6 +29,14 @@ def final_path(path):
     if not path:
         return path
     return _FINAL.get(os.path.abspath(os.fspath(path)), path)
+
+
+def final_names(text):
+    """`text` with every staged prefix removed: a report or table written during a run names the
+    run's other outputs as the user will find them, not by their temporary names."""
+    if not isinstance(text, str) or PREFIX not in text:
+        return text
+    return _TOKEN_IN_TEXT.sub("", text)
 
 
 def temporary_name(path, token=None):
@@ -188,7 +197,7 @@ class OutputTransaction:
             return text
         for final, temporary in self.targets.items():
             text = text.replace(temporary, final)
-        return text.replace(self.token, "")
+        return final_names(text)
 
     def _forget(self):
         """Drop this run's temporaries from the final_path registry."""

@@ -203,6 +203,7 @@ def write_text_atomic(path, text, encoding="utf-8"):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     direct = outputs.is_temporary(path)
+    text = outputs.final_names(text)
     # A plain open() (not mkstemp, which forces mode 0600) so the file gets the user's umask.
     temporary = path if direct else outputs.temporary_name(path)
     try:

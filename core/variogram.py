@@ -126,13 +126,18 @@ class VariogramModel:
         factor = float(sill) / self.sill
         return VariogramModel(self.model, self.nugget * factor, self.psill * factor, self.range)
 
-    def describe(self, unit="m"):
-        """One sentence on the spatial structure, for reports."""
-        ratio = self.nugget_ratio
+    def summary(self, unit="m"):
+        """The fitted model's parameters as a phrase, for reports."""
         head = (f"{self.model} variogram: nugget {self.nugget:.4g}, partial sill {self.psill:.4g}, "
                 f"range {self.range:.0f} {unit}")
         if self.model != "spherical":
             head += f" (practical range {self.practical_range:.0f} {unit})"
+        return head
+
+    def describe(self, unit="m"):
+        """One sentence on the spatial structure, for reports."""
+        ratio = self.nugget_ratio
+        head = self.summary(unit)
         if self.pure_nugget:
             return (head + f"; nugget-to-sill ratio {ratio:.2f}: no spatial structure, "
                     "kriging adds nothing.")

@@ -76,7 +76,23 @@ def test_no_structure_means_the_model_metrics_and_says_so():
     model.cv["kriging"] = record
     report = HtmlReport("t")
     kriging_section(report, model)
-    assert "kriging adds nothing" in report.to_html()
+    html = report.to_html()
+    assert "kriging adds nothing" in html
+    if record.get("variogram") and record["p_value"] is not None and record["p_value"] > 0.05:
+        # A fitted curve without a significant structure is never called a structure.
+        assert "no spatial structure is established" in html and " spatial structure, correlated" not in html
+
+
+def test_a_fitted_variogram_without_significant_structure_is_not_called_structure():
+    model = model_with_cv(structured=False, seed=5)
+    record, _ = kriging_record(model)
+    record.update(variogram=VariogramModel("spherical", 29.2, 332.0, 3277.0).to_dict(), p_value=0.13)
+    model.cv["kriging"] = record
+    report = HtmlReport("t")
+    kriging_section(report, model)
+    html = report.to_html()
+    assert "nugget-to-sill ratio 0.08" in html and "p = 0.13, not significant" in html
+    assert "strong spatial structure" not in html and "no spatial structure is established" in html
 
 
 def test_without_cv_rk_is_nan_and_the_section_says_why():

@@ -35,6 +35,15 @@ def test_commit_moves_every_file_of_the_run_into_place(tmp_path):
     assert outputs.final_path(report) == report  # forgotten once the run is over
 
 
+def test_text_written_during_a_run_names_the_final_paths(tmp_path):
+    transaction = outputs.OutputTransaction()
+    index = transaction.stage(tmp_path / "cu_igeo.tif")
+    report = transaction.stage(tmp_path / "cu_statistics.html")
+    write_text_atomic(report, f"<p>Written to {index}.</p>")
+    transaction.commit()
+    assert (tmp_path / "cu_statistics.html").read_text() == f"<p>Written to {tmp_path / 'cu_igeo.tif'}.</p>"
+
+
 def test_abort_leaves_nothing_not_even_the_folders_it_created(tmp_path):
     (tmp_path / "old.csv").write_text("kept")
     transaction = outputs.OutputTransaction()
