@@ -11,6 +11,7 @@ from ..core.errors import SoilMetalError
 from ..core.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
 from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
+from ..core.sensors import factor_sensor, sensor_mismatch
 from .base import SoilMetalAlgorithm
 from .styling import style_output
 
@@ -105,6 +106,9 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
         """Load the model, map it with the asked companions, style the results."""
         model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
         sources = self.factor_sources(parameters, self.FACTORS, context)
+        mismatch = sensor_mismatch(model.sensor, factor_sensor(sources))
+        if mismatch:
+            self.monitor(feedback).warning(mismatch)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         companions = {name: self.parameterAsOutputLayer(parameters, name, context) or None
                       for name in (self.OUTPUT_UNCERTAINTY, self.OUTPUT_EXTRAPOLATION, self.OUTPUT_LOWER,

@@ -15,6 +15,7 @@ from ..core.guards import MAX_SEED, check_factors_vary, check_training_samples
 from ..core.model_reports import run_training, split_samples, write_training_outputs
 from ..core.network import n_params
 from ..core.sampling import prepare_samples
+from ..core.sensors import factor_sensor
 from .base import SoilMetalAlgorithm
 
 
@@ -149,6 +150,7 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
                            cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
                            folds=self.parameterAsInt(parameters, self.FOLDS, context),
                            crs_wkt=points.crs_wkt)
+        run.model.sensor = factor_sensor(sources)
         figures = write_training_outputs(run, model_path, report_path, table_path)
         if figures:
             feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))

@@ -14,6 +14,7 @@ from ..core.guards import MAX_SEED
 from ..core.model_file import file_sha256, load_model
 from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
 from ..core.sampling import prepare_samples
+from ..core.sensors import factor_sensor
 from ..core.transfer import (DEFAULT_OUTPUT_ANCHOR, DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
                              parse_beta_grid)
 from .base import SoilMetalAlgorithm
@@ -162,6 +163,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             sampling=sampling, outlier_threshold=threshold, source_sha256=file_sha256(source_path),
             cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
             folds=self.parameterAsInt(parameters, self.FOLDS, context), crs_wkt=points.crs_wkt)
+        run.model.sensor = run.baseline.sensor = factor_sensor(sources)
         figures = write_transfer_outputs(run, model_path, report_path, table_path, baseline_path)
         if figures:
             feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))

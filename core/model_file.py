@@ -22,7 +22,9 @@ from .network import forward, minmax_apply, minmax_invert, n_params
 FORMAT = "soilmetal-model"
 # Version 2 (soilmetal 0.2.0) adds the optional "samples" and "cv" sections (SCHEMA: the
 # samples a model was given, and its cross-validation); version-1 files still load, with both
-# None, and what needs them stops with require_samples / require_cv's message.
+# None, and what needs them stops with require_samples / require_cv's message. The optional
+# "sensor" text (the SENSOR of the factor rasters the model was fitted on, e.g. 'Landsat 8 OLI';
+# absent when unknown) needs no new version: files without it load with sensor ''.
 FORMAT_VERSION = 2
 SAMPLES_CV_SINCE = "0.2.0"
 CV_SCHEMES = ("spatial", "random", "leave-one-out")
@@ -63,6 +65,7 @@ class Model:
     curves: list = field(default_factory=list)
     samples: Optional[dict] = None
     cv: Optional[dict] = None
+    sensor: str = ""
 
     def __post_init__(self):
         self.factor_names = [str(name) for name in self.factor_names]
@@ -162,6 +165,7 @@ class Model:
             "curves": self.curves,
             "samples": self.samples,
             "cv": self.cv,
+            **({"sensor": self.sensor} if self.sensor else {}),
         })
 
 
@@ -353,7 +357,7 @@ def _model_from_dict(content):
         factor_ranges[name] = [float(low), float(high)]
 
     optional_types = {"metal": str, "method": str, "settings": dict, "training_metrics": dict,
-                      "provenance": dict, "curves": list}
+                      "provenance": dict, "curves": list, "sensor": str}
     for key, kind in optional_types.items():
         if key in content and not isinstance(content[key], kind):
             raise _Damaged(f"'{key}' must be a {kind.__name__}")
@@ -370,7 +374,8 @@ def _model_from_dict(content):
                  seed=seed, settings=content.get("settings", {}),
                  training_metrics=content.get("training_metrics", {}),
                  factor_ranges=factor_ranges, provenance=content.get("provenance", {}),
-                 curves=content.get("curves", []), samples=samples, cv=cv)
+                 curves=content.get("curves", []), samples=samples, cv=cv,
+                 sensor=content.get("sensor", ""))
 
 
 def _strings(value, name, length, allowed=None):

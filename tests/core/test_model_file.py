@@ -160,3 +160,20 @@ def test_unwritable_destination_is_a_user_error(tmp_path):
     with pytest.raises(SoilMetalError, match="Cannot write"):
         save_model(make_model(), tmp_path / "missing_folder" / "m.json")
     assert os.listdir(tmp_path) == []
+
+
+def test_sensor_is_kept_and_a_wrong_type_is_refused(tmp_path):
+    from core.sensors import sensor_mismatch
+    model = Model(factor_names=["A"], x_min=[0.0], x_max=[1.0], y_min=0.0, y_max=1.0,
+                  members=[np.zeros(n_params(1, 2))], hidden=2, sensor="Sentinel-2B MSI")
+    path = tmp_path / "m.json"
+    save_model(model, path)
+    assert load_model(path).sensor == "Sentinel-2B MSI"
+    content = json.loads(path.read_text())
+    content["sensor"] = 8
+    path.write_text(json.dumps(content))
+    with pytest.raises(SoilMetalError, match="'sensor' must be a str"):
+        load_model(path)
+    assert sensor_mismatch("Landsat 8 OLI", "Landsat 9 OLI-2") is None
+    assert sensor_mismatch("", "Sentinel-2A MSI") is None
+    assert "Sentinel-2A MSI" in sensor_mismatch("Landsat 8 OLI", "Sentinel-2A MSI + Landsat 8 OLI")
