@@ -12,7 +12,7 @@ from ..core.indices import (ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbe
                             run_spectral_indices)
 from ..core.landsat import is_mtl_file
 from ..core.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
-from ..core.sentinel2 import is_sentinel2_product
+from ..core.sentinel2 import GRID_CHOICES as S2_GRID_CHOICES, GRID_LABELS as S2_GRID_LABELS, is_sentinel2_product
 from .base import SoilMetalAlgorithm
 from .styling import style_output
 
@@ -39,6 +39,7 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
     QA = "QA"
     QA_LAYOUT = "QA_LAYOUT"
     ACCEPT_SCALE = "ACCEPT_SCALE"
+    S2_RESOLUTION = "S2_RESOLUTION"
     MASKED_SHARE = "MASKED_SHARE"
 
     # In the order core expects them (blue, green, red, nir, swir1, swir2).
@@ -77,6 +78,9 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterBoolean(
             self.ACCEPT_SCALE, self.tr("Accept SCALE even when the values contradict it"),
             defaultValue=False), advanced=True)
+        self.add_parameter(QgsProcessingParameterEnum(
+            self.S2_RESOLUTION, self.tr("Sentinel-2 grid"),
+            options=[self.tr(label) for label in S2_GRID_LABELS], defaultValue=0), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Spectral factors")))
         self.addOutput(QgsProcessingOutputString(self.FACTOR_NAMES, self.tr("Factor names written")))
@@ -156,7 +160,8 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
             mask=self.mask_classes(parameters, context), qa_path=qa_path,
             qa_layout=LAYOUTS[self.parameterAsEnum(parameters, self.QA_LAYOUT, context)],
             accept_scale=self.parameterAsBool(parameters, self.ACCEPT_SCALE, context),
-            monitor=self.monitor(feedback))
+            monitor=self.monitor(feedback),
+            s2_resolution=S2_GRID_CHOICES[self.parameterAsEnum(parameters, self.S2_RESOLUTION, context)])
         style_output(context, output, "factors", "Spectral factors", feedback=feedback)
         return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"]),
                 self.MASKED_SHARE: result["masked_share"]}

@@ -285,7 +285,7 @@ class _LandsatSource:
 
 
 def open_source(input_path, keys, bands=None, scale=Scale.REFLECTANCE, qa_path=None,
-                qa_layout="landsat_c2", use_qa=True, monitor=NULL_MONITOR):
+                qa_layout="landsat_c2", use_qa=True, monitor=NULL_MONITOR, s2_resolution=None):
     """The band source of INPUT: a Landsat MTL, a Sentinel-2 L2A product, or a raster stack.
 
     Returns (source, from_metadata). A source has info, keys, sensor, qa_layout, has_qa, read_raw(window),
@@ -298,7 +298,7 @@ def open_source(input_path, keys, bands=None, scale=Scale.REFLECTANCE, qa_path=N
                      "coefficients convert the digital numbers to reflectance.")
         return source, True
     if sentinel2.is_sentinel2_product(input_path):
-        source = sentinel2.Sentinel2Source(input_path, keys, use_qa=use_qa)
+        source = sentinel2.Sentinel2Source(input_path, keys, use_qa=use_qa, resolution=s2_resolution)
         monitor.info(source.describe() + " BAND_* and SCALE are ignored: the metadata's own "
                      "offset and quantification value convert the digital numbers.")
         return source, True
@@ -325,13 +325,16 @@ def apply_mask(source, window, reflectance, classes, counter=None):
 
 def run_spectral_indices(input_path, output_path, bands=None, scale=Scale.REFLECTANCE,
                          factors=None, mask=None, qa_path=None, qa_layout="landsat_c2",
-                         accept_scale=False, monitor=NULL_MONITOR, block_size=1024):
+                         accept_scale=False, monitor=NULL_MONITOR, block_size=1024,
+                         s2_resolution=None):
     """Write the chosen factors of a raster stack, a Landsat MTL or a Sentinel-2 L2A product.
 
     bands: 1-based (blue, green, red, nir, swir1, swir2) or None for the default; scale: Scale
     (ignored for a metadata input, which scales itself); mask: QA classes set to nodata (None =
     qa_masks.DEFAULT_MASK, [] = none), from the product's QA band or `qa_path` (layout
-    `qa_layout`) for a stack; accept_scale: only warn when SCALE does not fit the values.
+    `qa_layout`) for a stack; accept_scale: only warn when SCALE does not fit the values;
+    s2_resolution: a Sentinel-2 product's grid in metres (10 or 20; None = the finest resolution
+    holding every band).
     Returns {"output", "factors", "warnings", "masked_share", "sensor"}.
     """
     names = normalise_factors(factors)
@@ -344,7 +347,8 @@ def run_spectral_indices(input_path, output_path, bands=None, scale=Scale.REFLEC
         monitor.warning(message)
 
     source, checked_scale = open_source(input_path, keys, bands, scale, qa_path, qa_layout,
-                                        use_qa=bool(classes), monitor=monitor)
+                                        use_qa=bool(classes), monitor=monitor,
+                                        s2_resolution=s2_resolution)
     info = source.info
     counter = qa_masks.MaskCounter()
     has_qa = bool(classes) and source.has_qa

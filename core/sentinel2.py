@@ -4,12 +4,16 @@ The factor names stay those of Landsat 8 OLI, by wavelength: B2 = B02 blue, B3 =
 B4 = B04 red, B5 = near infrared (B08 on the 10 m grid, B8A on the 20 and 60 m grids, where L2A
 has no B08), B6 = B11 SWIR 1.6 um, B7 = B12 SWIR 2.2 um. The output grid is the finest
 resolution folder (R10m, R20m, R60m) holding a file of every band needed, so no band is
-resampled. Surface reflectance = (DN + BOA_ADD_OFFSET) / BOA_QUANTIFICATION_VALUE as the
+resampled; or a chosen 10 or 20 m grid (spectralindices S2_RESOLUTION), onto which a band
+without a file of that resolution is resampled from its nearest resolution: nearest neighbour
+from a coarser file (each 20 m pixel becomes 2 x 2 pixels of 10 m, unchanged), the average of
+the valid pixels from a finer one. Surface reflectance = (DN + BOA_ADD_OFFSET) / BOA_QUANTIFICATION_VALUE as the
 metadata gives them (processing baseline 04.00 and later: offset -1000); DN 0 (NODATA) and
 65535 (SATURATED) become nodata. The scene classification (SCL) of the same grid is the QA band
 (the 20 m SCL, nearest neighbour, on the 10 m grid).
 """
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -27,6 +31,10 @@ BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir1": "B1
          "swir2": "B12"}
 NIR_COARSE = "B8A"
 RESOLUTIONS = (10, 20, 60)
+# spectralindices S2_RESOLUTION: option index -> grid in metres (None: the finest resolution
+# holding every band, nothing resampled).
+GRID_CHOICES = (None, 10, 20)
+GRID_LABELS = ("Finest resolution holding every band (no resampling)", "10 m", "20 m")
 PHYSICAL_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
 _SPECIAL = {0.0, 65535.0}
 
@@ -94,6 +102,21 @@ class Sentinel2Product:
         result = (dn + self.offset(band)) / self.quantification
         result[np.isin(dn, list(_SPECIAL))] = np.nan
         return result
+
+    def band_file(self, key, resolution):
+        """(band, path, file resolution) read for `key` on a `resolution` m grid: that
+        resolution's file when there, else the closest resolution's (the finer on a tie)."""
+        bands = [band_name(key, resolution)]
+        if key == "nir":
+            bands.append(BANDS["nir"] if bands[0] == NIR_COARSE else NIR_COARSE)
+        for band in bands:
+            found = sorted((abs(res - resolution), res) for name, res in self.files if name == band)
+            if found:
+                return band, self.files[(band, found[0][1])], found[0][1]
+        raise SoilMetalError(
+            f"The Sentinel-2 product '{self.folder}' has no image file of {' or '.join(bands)}, "
+            f"needed for {key}. Keep the product's IMG_DATA folders as delivered, or choose only "
+            "FACTORS whose bands are there (e.g. B4, B5, NDVI).")
 
     def grid_resolution(self, keys):
         """The finest resolution with a file of every band the keys need; error naming the files."""
@@ -187,26 +210,56 @@ class Sentinel2Source:
 
     qa_layout = "sentinel2_scl"
 
-    def __init__(self, path, keys, use_qa=True):
+    def __init__(self, path, keys, use_qa=True, resolution=None):
         self.product = read_sentinel2_product(path)
         self.keys = keys
         self.sensor = self.product.sensor
-        self.resolution = self.product.grid_resolution(keys)
-        self.bands = {key: band_name(key, self.resolution) for key in keys}
-        paths = {key: self.product.files[(band, self.resolution)] for key, band in self.bands.items()}
-        self.info = raster_io.raster_info(paths[keys[0]])
-        self._readers = {key: raster_io.RasterReader(p) for key, p in paths.items()}
+        self._folder = None
+        self.resampled = {}
+        if resolution is None:
+            self.resolution = self.product.grid_resolution(keys)
+            files = {key: (band_name(key, self.resolution), self.product.files[
+                (band_name(key, self.resolution), self.resolution)], self.resolution) for key in keys}
+            self.info = raster_io.raster_info(files[keys[0]][1])
+        else:
+            self.resolution = int(resolution)
+            files = {key: self.product.band_file(key, self.resolution) for key in keys}
+            self.info = self._grid(files[keys[0]][1], files[keys[0]][2])
+        self.bands = {key: band for key, (band, _, _) in files.items()}
+        self._readers = {key: raster_io.RasterReader(self._on_grid(p, res, f"{key}_{band}"))
+                         for key, (band, p, res) in files.items()}
         self._qa = None
-        self._scl_folder = None
         if use_qa:
-            scl = self.product.files.get(("SCL", self.resolution))
-            if scl is None and ("SCL", 20) in self.product.files:
-                self._scl_folder = tempfile.mkdtemp(prefix="soilmetal_scl_")
-                scl = os.path.join(self._scl_folder, "scl_10m.tif")
-                raster_io.warp_to_grid(self.product.files[("SCL", 20)], scl, self.info,
-                                       resampling="nearest")
-            if scl is not None:
-                self._qa = raster_io.RasterReader(scl)
+            scl = [(abs(res - self.resolution), res) for name, res in self.product.files if name == "SCL"]
+            if scl:
+                res = min(scl)[1]
+                self._qa = raster_io.RasterReader(self._on_grid(
+                    self.product.files[("SCL", res)], res, "SCL", qa=True))
+
+    def _grid(self, path, file_resolution):
+        """The grid of `self.resolution` m covering the tile of a band file."""
+        info = raster_io.raster_info(path)
+        factor = file_resolution / self.resolution
+        transform = list(info.geotransform)
+        transform[1], transform[5] = transform[1] / factor, transform[5] / factor
+        return dataclasses.replace(info, width=int(round(info.width * factor)),
+                                   height=int(round(info.height * factor)),
+                                   geotransform=tuple(transform))
+
+    def _on_grid(self, path, file_resolution, label, qa=False):
+        """`path`, or a warped VRT of it on the output grid when its resolution differs."""
+        if file_resolution == self.resolution:
+            return path
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="soilmetal_s2_")
+        finer = file_resolution < self.resolution
+        target = os.path.join(self._folder, f"{label}_{self.resolution}m.vrt")
+        raster_io.warp_to_grid(path, target, self.info,
+                               resampling="average" if finer and not qa else "nearest",
+                               src_nodata=0 if finer and not qa else None)
+        if not qa:
+            self.resampled[label.split("_", 1)[1]] = file_resolution
+        return target
 
     def describe(self):
         """A one-line description for the log."""
@@ -215,7 +268,8 @@ class Sentinel2Source:
                 f"baseline {p.baseline}), {self.resolution} m grid: "
                 + ", ".join(f"{key} = {band}" for key, band in self.bands.items())
                 + f"; reflectance = (DN + offset) / {p.quantification:g}"
-                + f" (offset {p.offset(self.bands[self.keys[0]]):g}).")
+                + f" (offset {p.offset(self.bands[self.keys[0]]):g})."
+                + "".join(f" {band} resampled from {res} m." for band, res in self.resampled.items()))
 
     @property
     def has_qa(self):
@@ -224,7 +278,10 @@ class Sentinel2Source:
 
     def read_raw(self, window):
         """{key: raw DN float64 block}."""
-        return {key: self._readers[key].read([1], window)[0] for key in self.keys}
+        raw = {key: self._readers[key].read([1], window)[0] for key in self.keys}
+        for values in raw.values():
+            values[values == raster_io.NODATA] = 0   # outside a resampled band: NODATA DN
+        return raw
 
     def read_qa(self, window):
         """The SCL block, or None when the product has no SCL."""
@@ -240,5 +297,5 @@ class Sentinel2Source:
             reader.close()
         if self._qa is not None:
             self._qa.close()
-        if self._scl_folder:
-            shutil.rmtree(self._scl_folder, ignore_errors=True)
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
