@@ -20,10 +20,10 @@ class Feedback(QgsProcessingFeedback):
         super().__init__()
         self.warnings = []
 
-    def pushWarning(self, text):  # noqa: N802 (QGIS API name)
+    def pushWarning(self, text):
         self.warnings.append(text)
 
-    def reportError(self, text, fatal=False):  # noqa: N802 (QGIS API name)
+    def reportError(self, text, fatal=False):
         self.warnings.append(text)
 
 
