@@ -9,6 +9,8 @@ QGIS_PROCESS ?= /usr/bin/qgis_process.bin
 # The linter lives in its own venv outside the repository (scripts/install_deps.sh puts it there).
 RUFF_VENV ?= /var/cache/soilmetal/ruff-venv
 export PYTHON QGIS_PROCESS RUFF_VENV
+# ruff keeps its cache beside itself, not in the plugin folder.
+export RUFF_CACHE_DIR = $(RUFF_VENV)/cache
 export QT_QPA_PLATFORM = offscreen
 export PYTHONDONTWRITEBYTECODE = 1
 

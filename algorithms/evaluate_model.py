@@ -4,7 +4,9 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber)
 
 from ..core.model_file import load_model
-from ..core.model_reports import check_model_factors, run_evaluation, write_evaluation_outputs
+from ..core.reports.evaluation import write_evaluation_outputs
+from ..core.workflows.common import check_model_factors
+from ..core.workflows.evaluation import run_evaluation
 from ..core.sampling import prepare_samples
 from .base import SoilMetalAlgorithm
 from .compat import NUMBER_DOUBLE

@@ -12,7 +12,9 @@ from ..core.errors import SoilMetalError
 from ..core.gabp import MIN_TRAINING_SAMPLES
 from ..core.guards import MAX_SEED
 from ..core.model_file import file_sha256, load_model
-from ..core.model_reports import check_model_factors, run_transfer, write_transfer_outputs
+from ..core.reports.transfer import write_transfer_outputs
+from ..core.workflows.common import check_model_factors
+from ..core.workflows.transfer import run_transfer
 from ..core.sampling import prepare_samples
 from ..core.sensors import factor_sensor
 from ..core.transfer import (DEFAULT_OUTPUT_ANCHOR, DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,

@@ -25,7 +25,7 @@ it without the 0/360 jump.
     clustered along the river, so holding out whole clusters (spatial) should give a higher
     RMSE than random folds, whose test samples have near neighbours in the training part.
 
-The workflow functions are those behind the algorithms (core.model_reports); no QGIS needed.
+The workflow functions are those behind the algorithms (core.workflows); no QGIS needed.
 Usage: /usr/bin/python3 bench/real_data_meuse.py [--seeds 10] [--cv-seeds 3]
 """
 
@@ -45,7 +45,9 @@ from osgeo import gdal, osr  # noqa: E402
 from core.cv_gabp import cross_validate_gabp  # noqa: E402
 from core.gabp import GABPSettings  # noqa: E402
 from core.metrics import regression_metrics  # noqa: E402
-from core.model_reports import run_training, run_transfer, split_samples  # noqa: E402
+from core.splits import split_samples  # noqa: E402
+from core.workflows.training import run_training  # noqa: E402
+from core.workflows.transfer import run_transfer  # noqa: E402
 from core.sampling import FactorSource, PointSet, PreparedSamples, prepare_samples  # noqa: E402
 from core.terrain import run_terrain_factors  # noqa: E402
 from core.transfer import TransferSettings  # noqa: E402

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
-from .model_reports import samples_section
+from .reports.common import samples_section
 from .guards import check_unique_names
 from .report import (HtmlReport, correlation_matrix_figure, format_number, write_table_csv)
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples

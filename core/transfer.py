@@ -16,13 +16,13 @@ close to the scaled source network beta * W_S, so 16 samples cannot drag a 45-we
 anywhere they like. Every member of an ensemble source model is transferred on its own.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from .errors import SoilMetalError
 from .guards import check_list_size, grid_count
-from .gabp import check_training_data, member_generators, train_gabp
+from .gabp import GABPSettings, check_training_data, member_generators, train_gabp
 from .lm import levenberg_marquardt
 from .metrics import regression_metrics
 from .model_file import Model
@@ -343,3 +343,23 @@ def transfer(source, x_train, y_train, settings=None, rng=None, monitor=NULL_MON
 def train_baseline(x_train, y_train, factor_names, settings=None, monitor=NULL_MONITOR, metal=""):
     """The from-scratch GA-BP baseline on the same target samples (paper Table 5) -> Model."""
     return train_gabp(x_train, y_train, factor_names, settings, monitor=monitor, metal=metal)
+
+
+def source_gabp_settings(source, ensemble, seed, monitor=NULL_MONITOR):
+    """GA-BP settings of the source model (for the from-scratch baseline), with ensemble and seed."""
+    settings = source.settings if isinstance(source.settings, dict) else {}
+    # A transferred source keeps its own source's GA-BP settings under "source".
+    while isinstance(settings.get("source"), dict):
+        settings = settings["source"]
+    known = {item.name for item in fields(GABPSettings)}
+    values = {key: value for key, value in settings.items() if key in known}
+    values.update(ensemble=int(ensemble), seed=int(seed), log_target=bool(source.log_target))
+    try:
+        result = GABPSettings(**values)
+        result.validate()
+        return result
+    except (TypeError, ValueError, SoilMetalError):
+        monitor.warning("The source model file does not record usable GA-BP settings; the "
+                        "from-scratch GA-BP uses the defaults (Table 4 of the paper).")
+        return GABPSettings(ensemble=int(ensemble), seed=int(seed),
+                            log_target=bool(source.log_target), hidden=source.hidden)

@@ -252,7 +252,7 @@ def test_bad_input_stops_with_one_message_and_leaves_nothing(run_alg, data, tmp_
 def test_a_failure_after_the_model_is_written_leaves_nothing(run_alg, data, tmp_path, monkeypatch):
     # The transaction itself: the model and report are written, then the table fails; before,
     # the model stayed behind as if the run had succeeded.
-    import soilmetal.core.model_reports as model_reports
+    import soilmetal.core.reports.common as model_reports
     from soilmetal.core.errors import SoilMetalError
     written = []
 

@@ -13,7 +13,8 @@ from core.cv_gabp import cross_validate_gabp, fold_labels, fold_model_generator
 from core.errors import SoilMetalError
 from core.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, require_cv, require_samples, save_model
-from core.model_reports import build_training_report, run_training
+from core.reports.training import build_training_report
+from core.workflows.training import run_training
 from core.sampling import PreparedSamples, SampleTable
 
 NAMES = ["F1", "F2"]

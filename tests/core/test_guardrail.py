@@ -111,3 +111,25 @@ def test_relative_imports_are_not_flagged():
 def test_relative_targets_resolve_from_the_package(source, package, expected):
     assert relative_targets(source, package) == expected
     assert any(t.startswith(QGIS_LAYER) for t in expected) == (not all(t.startswith("core") for t in expected))
+
+
+# Data flows one way: science (core/*.py) <- workflows (core/workflows/) <- reports (core/reports/).
+LAYER_RULES = (("core/workflows", "core.reports", "a workflow returns a Run; its report is core/reports/'s job"),)
+TOP_LEVEL_FORBIDDEN = ("core.workflows", "a science module must not depend on a workflow")
+
+
+@pytest.mark.parametrize("path", [p for p in CORE_FILES if p.parent == CORE], ids=lambda p: p.name)
+def test_top_level_core_does_not_import_workflows(path):
+    targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
+    bad = sorted(t for t in targets if t.startswith(TOP_LEVEL_FORBIDDEN[0]))
+    assert not bad, f"{path.name} imports {bad}: {TOP_LEVEL_FORBIDDEN[1]}"
+
+
+@pytest.mark.parametrize("folder, forbidden, why", LAYER_RULES, ids=[rule[0] for rule in LAYER_RULES])
+def test_workflows_do_not_import_reports(folder, forbidden, why):
+    files = sorted((CORE.parent / folder).glob("*.py"))
+    assert files, f"{folder} has no modules"
+    for path in files:
+        targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
+        bad = sorted(t for t in targets if t.startswith(forbidden))
+        assert not bad, f"{path} imports {bad}: {why}"

@@ -9,7 +9,8 @@ from core.errors import SoilMetalError
 from core.gabp import GABPSettings, train_gabp
 from core.independent import match_model_samples
 from core.metrics import regression_metrics
-from core.model_reports import build_evaluation_report, run_evaluation
+from core.reports.evaluation import build_evaluation_report
+from core.workflows.evaluation import run_evaluation
 from core.sampling import PreparedSamples, SampleTable
 
 NAMES = ["F1", "F2"]

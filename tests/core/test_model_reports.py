@@ -11,12 +11,16 @@ import pytest
 from core.errors import Cancelled, SoilMetalError
 from core.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, model_to_bytes, save_model
-from core.model_reports import (ELEMENT_SYMBOLS, build_evaluation_report, build_training_report,
-                                build_transfer_report, check_model_factors, figures_json_path,
-                                metal_label, run_evaluation, run_training, run_transfer,
-                                source_gabp_settings, split_samples, split_transfer_samples,
-                                write_evaluation_outputs, write_training_outputs,
-                                write_transfer_outputs)
+from core.reports.common import figures_json_path
+from core.reports.evaluation import build_evaluation_report, write_evaluation_outputs
+from core.reports.training import build_training_report, write_training_outputs
+from core.reports.transfer import build_transfer_report, write_transfer_outputs
+from core.splits import split_samples, split_transfer_samples
+from core.transfer import source_gabp_settings
+from core.workflows.common import ELEMENT_SYMBOLS, check_model_factors, metal_label
+from core.workflows.evaluation import run_evaluation
+from core.workflows.training import run_training
+from core.workflows.transfer import run_transfer
 from core.monitor import Monitor
 from core.sampling import FactorSource, PreparedSamples, SampleTable
 from core.transfer import TransferSettings
@@ -314,7 +318,7 @@ def test_element_symbols_are_capitalised():
 
 
 def test_ensemble_verdict_follows_the_numbers():
-    from core.model_reports import ensemble_verdict
+    from core.reports.training import ensemble_verdict
     members = np.array([15.9, 17.6, 17.9, 19.8, 21.6])
     assert "beats every single network" in ensemble_verdict(members, 15.0)
     assert "beats the median network" in ensemble_verdict(members, 17.0)

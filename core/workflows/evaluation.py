@@ -1,0 +1,102 @@
+"""evaluatemodel's workflow: a model against prepared samples, leaving out the model's own
+samples by location, with the interval coverage -> EvaluationRun.
+"""
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SoilMetalError
+from ..evaluation_text import evaluation_label, independence_notes
+from ..independent import match_model_samples
+from ..intervals import observed_coverage
+from ..metrics import regression_metrics
+from ..model_file import Model
+from ..monitor import NULL_MONITOR
+from ..report import format_number
+from .common import UNIT
+
+
+@dataclass
+class EvaluationRun:
+    """Everything one evaluatemodel run produced."""
+
+    model: Model
+    model_name: str
+    prepared: object
+    field: str
+    n_points: Optional[int]
+    sampling: str
+    outlier_threshold: Optional[float]
+    predictions: pd.DataFrame
+    metrics: dict
+    independence: object = None    # core.independent.Independence
+    include_training: bool = False
+    model_path: str = ""           # the evaluated file: the figure JSON must never replace it
+    coverage: dict = field(default_factory=dict)   # core.intervals.observed_coverage, or {}
+
+    @property
+    def used(self):
+        """Boolean (n,): the samples the metrics are computed on."""
+        return self.predictions["evaluated"].to_numpy(dtype=bool)
+
+    @property
+    def label(self):
+        """What the metrics describe: independent samples, or not."""
+        return evaluation_label(self.independence, self.include_training)
+
+    @property
+    def summary(self):
+        """The numbers the algorithm returns."""
+        values = {key: self.metrics[key] for key in ("RMSE", "MRE", "MAE", "R2", "N")}
+        values["N_EXCLUDED"] = int((~self.used).sum())
+        values["COVERAGE"] = self.coverage.get("coverage", float("nan"))
+        return values
+
+
+def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR, field="",
+                   n_points=None, sampling="nearest", outlier_threshold=None,
+                   include_training=False, crs_wkt="", interval_coverage=0.9):
+    """A model against prepared samples -> EvaluationRun. Samples at the model's own training
+    or validation samples (model.samples, by location) are left out unless include_training."""
+    table = prepared.table
+    x = table.factors[model.factor_names].to_numpy(dtype=float)
+    y = np.asarray(table.values, dtype=float)
+    independence = match_model_samples(model, table.x, table.y, crs_wkt)
+    used = np.ones(y.size, dtype=bool) if include_training else ~independence.at_model_sample
+    for text, kind in independence_notes(independence, include_training, y.size):
+        (monitor.warning if kind == "warning" else monitor.info)(text)
+    if not used.any():
+        raise SoilMetalError(
+            f"All {y.size} evaluation samples lie at samples the model was trained or validated "
+            "on, so none is independent. Give samples of another survey or area, or set "
+            "INCLUDE_TRAINING to evaluate on them anyway (labelled 'includes training "
+            "samples').")
+    mean, std = model.predict(x)
+    outside = model.outside_training_range(x)
+    metrics = regression_metrics(y[used], mean[used])
+    predictions = pd.DataFrame({"sample_id": table.ids, "x": table.x, "y": table.y,
+                                "measured": y, "predicted": mean, "error": mean - y,
+                                "ensemble_std": std, "outside_training_range": outside,
+                                "model_sample_role": independence.role, "evaluated": used})
+    coverage = {}
+    if model.cv is not None:
+        coverage = observed_coverage(model, x[used], y[used], interval_coverage)
+        monitor.info(f"{coverage['inside']} of {coverage['n']} samples lie inside the model's "
+                     f"{100 * coverage['nominal']:g} % prediction interval (observed coverage "
+                     f"{format_number(100 * coverage['coverage'])} %).")
+    run = EvaluationRun(model, os.path.basename(str(model_path)) if model_path else "",
+                        prepared, field, n_points, sampling, outlier_threshold, predictions,
+                        metrics, independence, bool(include_training),
+                        str(model_path) if model_path else "", coverage)
+    monitor.info(f"{metrics['N']} {run.label}: RMSE {format_number(metrics['RMSE'])} {UNIT}, "
+                 f"MRE {format_number(metrics['MRE'])}, MAE {format_number(metrics['MAE'])}, "
+                 f"R2 {format_number(metrics['R2'])}.")
+    if outside[used].any():
+        monitor.warning(f"{int(outside[used].sum())} of {int(used.sum())} samples have factor "
+                        "values outside the model's training ranges (extrapolation).")
+    monitor.set_progress(100)
+    return run
