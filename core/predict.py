@@ -200,8 +200,7 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
                 if kind in bands:
                     bands[kind][1].update({
                         "CALIBRATION_RESIDUALS": distribution.n,
-                        "METHOD": "regression kriging: split-conformal on out-of-fold residuals of "
-                                  "model + kriging over their kriging sd, times the pixel's kriging sd"})
+                        "METHOD": kriging.METHOD})
     views, temporary = _grid_views(wanted, grid, monitor)
     by_view = {}
     for column, factor in enumerate(wanted):
@@ -233,13 +232,10 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             valid = np.isfinite(pixels).all(axis=0)
             # NaN (nodata) pixels come out of the networks as NaN: no masking copy is needed.
             content, spread, centre = pixel_model.predict_with_centre(pixels)
-            block_distribution = distribution
             if kriging:     # the kriged residual joins on the model's scale
-                kriged, kriging_sd = kriging.window(window, valid)
+                kriged = kriging.window(window, valid)
                 centre = centre + kriged
                 content = np.exp(centre) if model.log_target else centre.copy()
-                if distribution is not None:
-                    block_distribution = distribution.bind(kriging_sd)
             broken = valid & ~np.isfinite(content)
             if broken.any():
                 raise SoilMetalError(
@@ -268,9 +264,9 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
             spread[~written] = np.nan
             blocks.update(content=content, spread=spread)
             if "lower" in writers or "upper" in writers:
-                blocks["lower"], blocks["upper"] = block_distribution.interval(centre, coverage)
+                blocks["lower"], blocks["upper"] = distribution.interval(centre, coverage)
             if "exceedance" in writers:
-                blocks["exceedance"] = block_distribution.exceedance(centre, threshold)
+                blocks["exceedance"] = distribution.exceedance(centre, threshold)
             for kind in ("lower", "upper", "exceedance", "kriged"):
                 if kind in blocks:
                     blocks[kind][~written] = np.nan
