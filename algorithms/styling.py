@@ -234,7 +234,8 @@ def content_range(layer):
 class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
     """Processing post-processor: loads the sidecar style once the output is in the project."""
 
-    # Processing keeps only a raw pointer: the Python objects must stay alive until used.
+    # Processing keeps only a raw pointer: the Python object must stay alive until it is used,
+    # and leaves this list once it has styled its layer.
     _alive = []
 
     def __init__(self, qml, title):
@@ -245,11 +246,15 @@ class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
 
     def postProcessLayer(self, layer, context, feedback):
         """Load the sidecar style and a readable layer name."""
-        if self.qml and os.path.exists(self.qml):
-            layer.loadNamedStyle(self.qml)
-        if self.title:
-            layer.setName(self.title)
-        layer.triggerRepaint()
+        try:
+            if self.qml and os.path.exists(self.qml):
+                layer.loadNamedStyle(self.qml)
+            if self.title:
+                layer.setName(self.title)
+            layer.triggerRepaint()
+        finally:
+            if self in ContentMapStyler._alive:
+                ContentMapStyler._alive.remove(self)
 
 
 TITLES = {"content": "{metal} content (mg/kg)",

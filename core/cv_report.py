@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .report import format_number, predicted_vs_measured
+from .metrics import UNIT
 
-UNIT = "mg/kg"
 SCHEME_TEXT = {"spatial": "spatial k-fold (k-means clusters of the sample locations held out "
                           "whole)",
                "random": "random k-fold",

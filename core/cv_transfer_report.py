@@ -10,8 +10,8 @@ import pandas as pd
 from .cv import cv_metrics
 from .cv_report import SCHEME_TEXT, cv_frame
 from .report import format_number
+from .metrics import UNIT
 
-UNIT = "mg/kg"
 NAN = float("nan")
 CV_COLUMNS = (("Tr-GA-BP", "Tr-GA-BP"), ("GA-BP", "GA-BP (from scratch)"),
               ("Source", "Source model unchanged"), ("mean", "training mean"),

@@ -21,7 +21,7 @@ from . import raster_io
 from .cv_report import UNIT, cv_frame
 from .errors import SoilMetalError
 from .kriging import DEFAULT_NEIGHBOURS, geographic_to_local_metres
-from .report import _new_figure, format_number
+from .report import new_figure, format_number
 from .residual_kriging import (NO_STRUCTURE, VARIOGRAM_SOURCES, has_structure,
                                regression_kriging_cv, residual_variogram)
 from .variogram import STRUCTURE_ALPHA, VariogramModel, empirical_variogram
@@ -157,7 +157,7 @@ def variogram_figure(record, title="Variogram of the out-of-fold residuals"):
     empirical = record.get("empirical")
     if not empirical:
         return None
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     dist, gamma = np.asarray(empirical["dist"]), np.asarray(empirical["gamma"])
     ax.plot(dist, gamma, "o", color="#2b6f9e", label="empirical (pairs per bin as gstat)")

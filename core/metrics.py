@@ -2,6 +2,9 @@
 
 import numpy as np
 
+# The unit of measured and predicted contents, and so of RMSE and MAE.
+UNIT = "mg/kg"
+
 
 def _finite_pairs(obs, pred):
     """obs, pred (n,) as float arrays with the pairs where either is NaN/inf left out."""

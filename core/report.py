@@ -15,7 +15,6 @@ import io
 import json
 import math
 import os
-import sys
 
 import numpy as np
 
@@ -286,13 +285,8 @@ def plain_log_axis(ax, which="y"):
     axis.set_minor_formatter(NullFormatter())
 
 
-def _new_figure(width=6.0, height=4.5):
-    """A pyplot-free matplotlib Figure with an Agg canvas."""
-    import matplotlib
-    if "matplotlib.pyplot" not in sys.modules:
-        # Only when nobody (e.g. QGIS or another plugin) has set up pyplot with its backend:
-        # switching the backend under them would break their plots. We never use pyplot.
-        matplotlib.use("Agg")
+def new_figure(width=6.0, height=4.5):
+    """A pyplot-free matplotlib Figure with its own Agg canvas (no global backend is set)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), constrained_layout=True)
@@ -312,7 +306,7 @@ def figure_png(fig, dpi=100):
 
 def predicted_vs_measured(sets, unit="mg/kg", title=None):
     """Scatter of predicted vs measured for sets {name: (obs (n,), pred (n,))} with the 1:1 line."""
-    fig = _new_figure(5.5, 5.0)
+    fig = new_figure(5.5, 5.0)
     ax = fig.add_subplot()
     low, high = math.inf, -math.inf
     for name, (observed, predicted) in sets.items():
@@ -345,7 +339,7 @@ def predicted_vs_measured(sets, unit="mg/kg", title=None):
 
 def curves(series, xlabel, ylabel, logy=False, title=None, x_start=0):
     """Line plot of {name: sequence (m,)} against index + x_start (GA fitness, LM error, ...)."""
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for name, values in series.items():
         values = np.asarray(values, dtype=float).ravel()
@@ -373,7 +367,7 @@ def correlation_matrix_figure(matrix, title=None):
     k = len(names)
     # Cells big enough for "-0.52" at READABLE_POINTS: the text stays readable at 100 %.
     size = max(2.5 + 0.55 * k, 4.0)
-    fig = _new_figure(size + 1.0, size)
+    fig = new_figure(size + 1.0, size)
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     ax.set_xticks(range(k))
@@ -397,7 +391,7 @@ def histogram_figure(bin_edges, counts, class_breaks=(), xlabel="content (mg/kg)
     """Bars of counts (m,) on bin_edges (m+1,) with dashed lines at the class breaks."""
     edges = np.asarray(bin_edges, dtype=float)
     counts = np.asarray(counts, dtype=float)
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#5b8db8",
            edgecolor="white", linewidth=0.5)
@@ -416,7 +410,7 @@ def bar_figure(labels, values, xlabel=None, ylabel=None, title=None, colours=Non
     colours: one colour per bar (e.g. the map's class colours), default one blue."""
     labels = [str(label) for label in labels]
     values = np.asarray(values, dtype=float)
-    fig = _new_figure(max(4.0, 0.6 * len(labels) + 2.0), 4.0)
+    fig = new_figure(max(4.0, 0.6 * len(labels) + 2.0), 4.0)
     ax = fig.add_subplot()
     positions = np.arange(len(labels))
     ax.bar(positions, values, color=list(colours) if colours is not None else "#5b8db8",
@@ -448,7 +442,7 @@ def map_figure(values, breaks, colours, title=None, unit="mg/kg", extent=None):
     rows, cols = values.shape
     width = 6.0
     height = min(max(width * rows / max(cols, 1), 2.5), 7.0) + 0.6
-    fig = _new_figure(width + 1.4, height)
+    fig = new_figure(width + 1.4, height)
     ax = fig.add_subplot()
     cmap = ListedColormap(list(colours))
     cmap.set_bad((0, 0, 0, 0))

@@ -19,8 +19,8 @@ from .guards import check_unique_names
 from .report import (HtmlReport, correlation_matrix_figure, format_number, write_table_csv)
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples
 from .selection import MIN_SAMPLES, select_factors
+from .metrics import UNIT
 
-UNIT = "mg/kg"
 
 
 @dataclass

@@ -36,10 +36,10 @@ from .map_shares import (AOA_THRESHOLD_KEY, MapShares, aoa_rule, check_threshold
 from .monitor import NULL_MONITOR
 from .report import (HtmlReport, bar_figure, format_number, histogram_figure, map_figure,
                      quantity_label, write_table_csv)
+from .metrics import UNIT
 
 # "auto": the content map's legend classes (core.classes), so the map and Table 7 agree.
 DEFAULT_CLASS_BREAKS = classes.AUTO
-UNIT = "mg/kg"
 HISTOGRAM_BINS = 40
 # Share of valid pixels outside the class-break range above which the histogram gets a
 # second pass over the data range.

@@ -12,7 +12,7 @@ from ..outliers import hot_spot_warning
 from ..outputs import final_path
 from ..report import format_number, write_json, write_table_csv, write_text_atomic
 from ..sampling import SAMPLING_LABELS, SAMPLING_METHODS
-from ..workflows.common import UNIT
+from ..metrics import UNIT
 
 
 SPLIT_LABELS = {"train": "training", "validation": "validation", "unused": "not used"}

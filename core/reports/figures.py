@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..report import _new_figure, curves
+from ..report import new_figure, curves
 from .common import scaled_rmse, target_unit
 
 
@@ -41,7 +41,7 @@ def lm_figure(model):
 
 def beta_grid_figure(grid, grid_mse, beta0s, betas, model):
     """Training RMSE of beta * W_S for every grid beta, per member, with beta0 and the final beta."""
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for index, errors in enumerate(grid_mse):
         rmse = scaled_rmse(errors, model)
@@ -63,7 +63,7 @@ def beta_grid_figure(grid, grid_mse, beta0s, betas, model):
 
 def transfer_curve_figure(model):
     """Tr-GA-BP training RMSE and beta per epoch of step 2, per member (two panels)."""
-    fig = _new_figure(6.0, 5.5)
+    fig = new_figure(6.0, 5.5)
     top = fig.add_subplot(2, 1, 1)
     bottom = fig.add_subplot(2, 1, 2, sharex=top)
     for index, curve in enumerate(model.curves, start=1):

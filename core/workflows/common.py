@@ -12,7 +12,6 @@ from ..outliers import hot_spot_warning
 from ..sampling import catalogue_factors
 
 
-UNIT = "mg/kg"
 
 
 # Metals and metalloids measured in soil surveys, for a readable label from a field name.

@@ -13,11 +13,10 @@ from ..errors import SoilMetalError
 from ..evaluation_text import evaluation_label, independence_notes
 from ..independent import match_model_samples
 from ..intervals import observed_coverage
-from ..metrics import regression_metrics
+from ..metrics import UNIT, regression_metrics
 from ..model_file import Model
 from ..monitor import NULL_MONITOR
 from ..report import format_number
-from .common import UNIT
 
 
 @dataclass

@@ -17,11 +17,12 @@ from ..cv_transfer_report import recommended_model, transfer_cv_summary, transfe
 from ..gabp import GABPSettings, train_gabp
 from ..kriging_report import kriging_record, kriging_summary, transfer_kriging_record
 from ..model_file import Model
+from ..metrics import UNIT
 from ..monitor import NULL_MONITOR
 from ..report import format_number
 from ..splits import SPLIT_STREAM, Split, split_transfer_samples
 from ..transfer import TransferSettings, outside_source_ranges, source_gabp_settings
-from .common import ELEMENT_SYMBOLS, UNIT, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
+from .common import ELEMENT_SYMBOLS, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
 
 
 @dataclass

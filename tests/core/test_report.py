@@ -137,6 +137,18 @@ def test_bar_figure_values():
     np.testing.assert_allclose(heights, [2.6, 2.4, 80.1])
 
 
+def test_figures_leave_matplotlib_backend_alone():
+    # QGIS or another plugin may use pyplot with its own backend: a report must not switch it.
+    code = ("import matplotlib; before = matplotlib.rcParams._get_backend_or_none(); "
+            "from core.report import bar_figure, HtmlReport; "
+            "HtmlReport('t').figure(bar_figure(['a'], [1.0])); "
+            "after = matplotlib.rcParams._get_backend_or_none(); "
+            "assert after == before, (before, after)")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=MAIN, capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+
+
 def test_figures_do_not_import_pyplot():
     code = ("import sys; from core.report import bar_figure, HtmlReport; "
             "HtmlReport('t').figure(bar_figure(['a'], [1.0])); "
