@@ -4,8 +4,7 @@ import glob
 import os
 import re
 
-from qgis.core import (QgsApplication, QgsProcessingModelAlgorithm,
-                       QgsProcessingModelChildParameterSource, QgsProcessingProvider)
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +66,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
 
     def _child_values(self, child, parameters):
         """(the child's parameter values known before the run, names of those not known)."""
+        from .algorithms.compat import MODEL_SOURCE_PARAMETER, MODEL_SOURCE_STATIC
         known, unknown = {}, set()
         algorithm = child.algorithm()
         outputs = {output.childOutputName(): f"{child.childId()}:{label}"
@@ -79,9 +79,9 @@ class ShippedModel(QgsProcessingModelAlgorithm):
             sources = child.parameterSources().get(name, [])
             values = []
             for source in sources:
-                if source.source() == QgsProcessingModelChildParameterSource.StaticValue:
+                if source.source() == MODEL_SOURCE_STATIC:
                     values.append(source.staticValue())
-                elif source.source() == QgsProcessingModelChildParameterSource.ModelParameter:
+                elif source.source() == MODEL_SOURCE_PARAMETER:
                     value = parameters.get(source.parameterName())
                     if value is None:
                         model_parameter = self.parameterDefinition(source.parameterName())

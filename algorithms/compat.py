@@ -18,9 +18,11 @@ Where each name lives (the new enum first; the old one is used when the new one 
   GEOMETRY_*         Qgis.GeometryType (3.30)                    | QgsWkbTypes.*Geometry
   STATISTIC_*        Qgis.RasterBandStatistic (3.40)             | QgsRasterBandStats.Min/Max/All
   SHADER_*           Qgis.ShaderInterpolationMethod (3.38)       | QgsColorRampShader.Discrete/Interpolated/Exact
+  MODEL_SOURCE_*     Qgis.ProcessingModelChildParameterSource (3.36) | QgsProcessingModelChildParameterSource.*
 """
 
 from qgis.core import (Qgis, QgsColorRampShader, QgsProcessing, QgsProcessingAlgorithm,
+                       QgsProcessingModelChildParameterSource,
                        QgsProcessingParameterDefinition, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsRasterBandStats, QgsWkbTypes)
@@ -65,3 +67,8 @@ STATISTIC_ALL = pick("RasterBandStatistic", "All", QgsRasterBandStats, "All")
 SHADER_DISCRETE = pick("ShaderInterpolationMethod", "Discrete", QgsColorRampShader, "Discrete")
 SHADER_INTERPOLATED = pick("ShaderInterpolationMethod", "Linear", QgsColorRampShader, "Interpolated")
 SHADER_EXACT = pick("ShaderInterpolationMethod", "Exact", QgsColorRampShader, "Exact")
+
+MODEL_SOURCE_STATIC = pick("ProcessingModelChildParameterSource", "StaticValue",
+                           QgsProcessingModelChildParameterSource, "StaticValue")
+MODEL_SOURCE_PARAMETER = pick("ProcessingModelChildParameterSource", "ModelParameter",
+                              QgsProcessingModelChildParameterSource, "ModelParameter")
