@@ -60,9 +60,15 @@ def project():
     QgsApplication.setPrefixPath("/usr", True)
     app = QgsApplication([], False)
     app.initQgis()
+    # Held for the whole process, as the algorithms tier does: QGIS 3.40 crashes when the
+    # application is destroyed at the fixture's end while layers and the project still exist.
+    _APPLICATION.append(app)
     fresh = QgsProject()
     yield fresh
-    fresh.clear()
+    fresh.removeAllMapLayers()
+
+
+_APPLICATION = []
 
 
 def opened(project, path):
