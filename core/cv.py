@@ -38,14 +38,28 @@ KMEANS_RESTARTS = 10
 KMEANS_ITERATIONS = 100
 
 
-class KFold:
+class _Splitter:
+    """A splitter: fold_labels() gives each row's fold, split() yields the folds from them."""
+
+    scheme = ""
+
+    def __init__(self, n_splits=None, rng=None):
+        self.n_splits = None if n_splits is None else int(n_splits)
+        self.rng = rng
+
+    def fold_labels(self, X, y=None, groups=None):
+        """Fold index (n,) of every row."""
+        raise NotImplementedError
+
+    def split(self, X, y=None, groups=None):
+        """Yield (train_rows, test_rows) for every non-empty fold, in fold order."""
+        yield from _splits(self.fold_labels(X, y, groups))
+
+
+class KFold(_Splitter):
     """Random k-fold: a seeded permutation of the rows cut into n_splits folds of near-equal size."""
 
     scheme = "random"
-
-    def __init__(self, n_splits, rng):
-        self.n_splits = int(n_splits)
-        self.rng = rng
 
     def fold_labels(self, X, y=None, groups=None):
         """Fold index (n,) of every row."""
@@ -54,12 +68,8 @@ class KFold:
         labels[self.rng.permutation(n)] = np.arange(n) % self.n_splits
         return labels
 
-    def split(self, X, y=None, groups=None):
-        """Yield (train_rows, test_rows) for every fold."""
-        yield from _splits(self.fold_labels(X, y, groups))
 
-
-class LeaveOneOut:
+class LeaveOneOut(_Splitter):
     """Every row is its own fold."""
 
     scheme = "leave-one-out"
@@ -68,29 +78,17 @@ class LeaveOneOut:
         """Fold index (n,) of every row: 0 .. n-1."""
         return np.arange(len(X))
 
-    def split(self, X, y=None, groups=None):
-        """Yield (train_rows, test_rows) for every row."""
-        yield from _splits(self.fold_labels(X, y, groups))
 
-
-class SpatialKFold:
+class SpatialKFold(_Splitter):
     """Spatial k-fold: k-means clusters of the coordinates (groups, (n, 2)) are the folds."""
 
     scheme = "spatial"
-
-    def __init__(self, n_splits, rng):
-        self.n_splits = int(n_splits)
-        self.rng = rng
 
     def fold_labels(self, X, y=None, groups=None):
         """Fold index (n,) of every row: its k-means cluster of the coordinates groups (n, 2)."""
         if groups is None:
             raise ValueError("SpatialKFold needs the sample coordinates as groups (n, 2)")
         return kmeans_labels(np.asarray(groups, dtype=float), self.n_splits, self.rng)
-
-    def split(self, X, y=None, groups=None):
-        """Yield (train_rows, test_rows) for every non-empty cluster."""
-        yield from _splits(self.fold_labels(X, y, groups))
 
 
 def _splits(labels):

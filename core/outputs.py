@@ -192,11 +192,10 @@ class OutputTransaction:
         return found
 
     def final_text(self, text):
-        """`text` with every temporary path (or name) replaced by its final one."""
+        """`text` with every temporary path (or name) replaced by its final one: a staged name is
+        the final name behind this run's token, so removing the token is the whole mapping."""
         if not isinstance(text, str) or self.token not in text:
             return text
-        for final, temporary in self.targets.items():
-            text = text.replace(temporary, final)
         return final_names(text)
 
     def _forget(self):

@@ -51,10 +51,11 @@ def test_no_code_refers_to_the_folder_beside_the_checkout():
                            "and read it from there:\n" + "\n".join(offenders))
 
 
-@pytest.mark.parametrize("line", ["x = ROOT.parent / 'shared' / 'data'", "see ../shared/data/real",
-                                  "os.path.join('..', 'shared')", "/work/shared/INTERFACE.md"])
+# Spelled with a placeholder so that this file itself never names the folder it guards against.
+@pytest.mark.parametrize("line", ["x = ROOT.parent / 'WORD' / 'data'", "see ../WORD/data/real",
+                                  "os.path.join('..', 'WORD')", "/work/WORD/INTERFACE.md"])
 def test_the_pattern_catches_the_usual_spellings(line):
-    assert OUTSIDE.search(line.replace("shared", WORD))
+    assert OUTSIDE.search(line.replace("WORD", WORD))
 
 
 def test_the_pattern_leaves_ordinary_words_alone():
