@@ -25,8 +25,8 @@ from .help_render import (first_sentence, help_url, parameter_help, render_html,
 from ..core.errors import Cancelled, SoilMetalError
 from ..core.model_file import load_model
 from ..core.monitor import Monitor, cancel_on_signals
-from ..core.outliers import LABELS as OUTLIER_LABELS
-from ..core.outliers import METHODS as OUTLIER_METHODS
+from ..core.science.outliers import LABELS as OUTLIER_LABELS
+from ..core.science.outliers import METHODS as OUTLIER_METHODS
 from ..core.outputs import OutputTransaction, check_destination
 from ..core.raster_io import unreadable_raster
 from ..core.guards import check_unique_names

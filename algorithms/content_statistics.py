@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE
-from ..core.content_stats import parse_class_breaks
+from ..core.science.content_stats import parse_class_breaks
 from ..core.errors import SoilMetalError
 from ..core.statistics_run import DEFAULT_CLASS_BREAKS, INDEX_LABELS, is_auto, run_content_statistics
 from .base import SoilMetalAlgorithm

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
 from ..core.classes import map_content_breaks
 from ..core.errors import SoilMetalError
-from ..core.intervals import check_coverage, check_threshold
+from ..core.science.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
 from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
 from ..core.sensors import factor_sensor, sensor_mismatch

@@ -11,7 +11,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
 from ..core.indices import (ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbers,
                             run_spectral_indices)
 from ..core.landsat import is_mtl_file
-from ..core.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
+from ..core.science.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
 from ..core.sentinel2 import GRID_CHOICES as S2_GRID_CHOICES, GRID_LABELS as S2_GRID_LABELS, is_sentinel2_product
 from .base import SoilMetalAlgorithm
 from .styling import style_output

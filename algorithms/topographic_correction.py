@@ -6,8 +6,8 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterRasterLayer)
 
 from .compat import NUMBER_DOUBLE
-from ..core.qa_masks import DEFAULT_MASK, MASK_CLASSES
-from ..core.topographic import METHOD_LABELS, METHODS
+from ..core.science.qa_masks import DEFAULT_MASK, MASK_CLASSES
+from ..core.science.topographic import METHOD_LABELS, METHODS
 from ..core.topographic_run import run_topographic_correction
 from .base import SoilMetalAlgorithm
 from .spectral_indices import SpectralIndicesAlgorithm

@@ -8,14 +8,14 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
-from ..core.cv_gabp import scheme_from_index
-from ..core.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
+from ..core.science.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
+from ..core.science.cv_gabp import scheme_from_index
+from ..core.science.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
 from ..core.guards import MAX_SEED, check_factors_vary, check_training_samples
 from ..core.reports.training import write_training_outputs
-from ..core.splits import split_samples
+from ..core.science.splits import split_samples
 from ..core.workflows.training import run_training
-from ..core.network import n_params
+from ..core.science.network import n_params
 from ..core.sampling import prepare_samples
 from ..core.sensors import factor_sensor
 from .base import SoilMetalAlgorithm

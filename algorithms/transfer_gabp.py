@@ -6,10 +6,10 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
-from ..core.cv_gabp import scheme_from_index
+from ..core.science.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
+from ..core.science.cv_gabp import scheme_from_index
 from ..core.errors import SoilMetalError
-from ..core.gabp import MIN_TRAINING_SAMPLES
+from ..core.science.gabp import MIN_TRAINING_SAMPLES
 from ..core.guards import MAX_SEED
 from ..core.model_file import file_sha256, load_model
 from ..core.reports.transfer import write_transfer_outputs
@@ -17,8 +17,13 @@ from ..core.workflows.common import check_model_factors
 from ..core.workflows.transfer import run_transfer
 from ..core.sampling import prepare_samples
 from ..core.sensors import factor_sensor
-from ..core.transfer import (DEFAULT_OUTPUT_ANCHOR, DEFAULT_PENALTY, METHODS as TRANSFER_METHODS, TransferSettings,
-                             parse_beta_grid)
+from ..core.science.transfer import (
+    DEFAULT_OUTPUT_ANCHOR,
+    DEFAULT_PENALTY,
+    METHODS as TRANSFER_METHODS,
+    TransferSettings,
+    parse_beta_grid,
+)
 from .base import SoilMetalAlgorithm
 
 METHOD_LABELS = ("Gradient descent (the paper)", "Levenberg-Marquardt")

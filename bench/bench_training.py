@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from core.cv_gabp import cross_validate_gabp  # noqa: E402
-from core.cv_transfer import cross_validate_transfer, fit_transfer  # noqa: E402
-from core.gabp import GABPSettings, train_gabp  # noqa: E402
-from core.transfer import TransferSettings, transfer  # noqa: E402
+from core.science.cv_gabp import cross_validate_gabp  # noqa: E402
+from core.science.cv_transfer import cross_validate_transfer, fit_transfer  # noqa: E402
+from core.science.gabp import GABPSettings, train_gabp  # noqa: E402
+from core.science.transfer import TransferSettings, transfer  # noqa: E402
 
 FACTORS = [f"F{index}" for index in range(1, 10)]
 

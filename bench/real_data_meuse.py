@@ -42,15 +42,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from osgeo import gdal, osr  # noqa: E402
 
-from core.cv_gabp import cross_validate_gabp  # noqa: E402
-from core.gabp import GABPSettings  # noqa: E402
-from core.metrics import regression_metrics  # noqa: E402
-from core.splits import split_samples  # noqa: E402
+from core.science.cv_gabp import cross_validate_gabp  # noqa: E402
+from core.science.gabp import GABPSettings  # noqa: E402
+from core.science.metrics import regression_metrics  # noqa: E402
+from core.science.splits import split_samples  # noqa: E402
 from core.workflows.training import run_training  # noqa: E402
 from core.workflows.transfer import run_transfer  # noqa: E402
 from core.sampling import FactorSource, PointSet, PreparedSamples, prepare_samples  # noqa: E402
 from core.terrain import run_terrain_factors  # noqa: E402
-from core.transfer import TransferSettings  # noqa: E402
+from core.science.transfer import TransferSettings  # noqa: E402
 
 gdal.UseExceptions()
 

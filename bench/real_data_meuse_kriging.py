@@ -32,14 +32,13 @@ sys.path.insert(0, str(BENCH))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core.cv_gabp import fold_labels  # noqa: E402
-from core.gabp import GABPSettings, train_gabp  # noqa: E402
-from core.metrics import rmse  # noqa: E402
-from core.residual_kriging import (fold_variogram, has_structure, regression_kriging_cv,  # noqa: E402
-                                   residual_variogram)
-from core.kriging import krige  # noqa: E402
-from core.transfer import TransferSettings, transfer  # noqa: E402
-from core.variogram import empirical_variogram  # noqa: E402
+from core.science.cv_gabp import fold_labels  # noqa: E402
+from core.science.gabp import GABPSettings, train_gabp  # noqa: E402
+from core.science.metrics import rmse  # noqa: E402
+from core.science.residual_kriging import fold_variogram, has_structure, regression_kriging_cv, residual_variogram  # noqa: E402
+from core.science.kriging import krige  # noqa: E402
+from core.science.transfer import TransferSettings, transfer  # noqa: E402
+from core.science.variogram import empirical_variogram  # noqa: E402
 from real_data_meuse import (DATA, FACTORS, METALS, build_factor_rasters, median,  # noqa: E402
                              prepared_samples, subset)
 

@@ -82,7 +82,7 @@ def make_inputs(folder):
                 band.WriteArray(np.clip((reflectance + 0.2) / 0.0000275, 1, 65535).astype("uint16"), 0, row0)
         ds = None
     if not model.exists():
-        from core.gabp import GABPSettings, train_gabp
+        from core.science.gabp import GABPSettings, train_gabp
         from core.model_file import save_model
         x = rng.normal(0, 100, (44, len(FACTOR_NAMES)))
         y = 40 + 0.1 * x[:, 0] - 0.05 * x[:, 3] + rng.normal(0, 3, 44)
@@ -121,8 +121,8 @@ def make_kriging_model(folder, model_path):
     """(Once) the benchmark model with 1,000 samples over the scene and cross-validated residuals
     holding a smooth spatial field, as traingabp writes them (samples, cv, cv['kriging'])."""
     import numpy as np
-    from core.cv import baseline_oof
-    from core.cv_gabp import cv_record, samples_record
+    from core.science.cv import baseline_oof
+    from core.science.cv_gabp import cv_record, samples_record
     from core.kriging_report import kriging_record
     from core.model_file import load_model, save_model
     path = folder / "model_rk.json"
@@ -239,8 +239,8 @@ def task_kriging_kernel():
     """Ordinary kriging alone: 1,000,000 pixel centres (a 1000 x 1000 block of 30 m pixels),
     1,000 samples, 16 neighbours, every pixel exact; CPU seconds too."""
     import numpy as np
-    from core.kriging import OrdinaryKriging
-    from core.variogram import VariogramModel
+    from core.science.kriging import OrdinaryKriging
+    from core.science.variogram import VariogramModel
     rng = np.random.default_rng(0)
     sx, sy = rng.uniform(0, 30000.0, KRIGING_SAMPLES), rng.uniform(0, 30000.0, KRIGING_SAMPLES)
     kriging = OrdinaryKriging(sx, sy, rng.normal(size=KRIGING_SAMPLES),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .report import format_number, predicted_vs_measured
-from .metrics import UNIT
+from .science.metrics import UNIT
 
 SCHEME_TEXT = {"spatial": "spatial k-fold (k-means clusters of the sample locations held out "
                           "whole)",

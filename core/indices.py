@@ -9,7 +9,8 @@ import enum
 
 import numpy as np
 
-from . import landsat, qa_masks, raster_io, scale_check, sentinel2
+from . import landsat, raster_io, sentinel2
+from .science import qa_masks, scale_check
 from .blocks import iter_blocks
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR

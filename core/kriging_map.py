@@ -10,7 +10,7 @@ The map is kriged exactly at nodes `kriging.node_step` pixels apart (every pixel
 samples are dense) and interpolated bilinearly between them.
 
 Intervals and exceedance with kriging are calibrated like the model's own (split-conformal,
-core/intervals.py) on the out-of-fold residuals of regression kriging (residual - kriged, each
+core/science/intervals.py) on the out-of-fold residuals of regression kriging (residual - kriged, each
 held-out sample kriged from its fold's training samples): a band of constant width on the
 model's scale around the RK prediction. Scaling those residuals by each sample's kriging sd and
 the band by each pixel's own sd (narrow near samples) was tried and dropped: spatial CV holds
@@ -24,11 +24,11 @@ import numpy as np
 
 from . import raster_io
 from .errors import SoilMetalError
-from .intervals import ResidualDistribution
-from .kriging import DEFAULT_NEIGHBOURS, KrigedSurface, OrdinaryKriging, geographic_to_local_metres, node_step
+from .science.intervals import ResidualDistribution
+from .science.kriging import DEFAULT_NEIGHBOURS, KrigedSurface, OrdinaryKriging, geographic_to_local_metres, node_step
 from .kriging_report import geographic_centre, kriging_record, stored_record
 from .model_file import require_cv, require_samples
-from .variogram import VariogramModel
+from .science.variogram import VariogramModel
 
 FEATURE = "residual kriging (RESIDUAL_KRIGING)"
 

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import SoilMetalError
-from .network import forward, minmax_apply, minmax_invert, n_params
+from .science.network import forward, minmax_apply, minmax_invert, n_params
 
 FORMAT = "soilmetal-model"
 # Version 2 (soilmetal 0.2.0) adds the optional "samples" and "cv" sections (SCHEMA: the

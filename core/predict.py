@@ -4,13 +4,13 @@ import numpy as np
 
 from . import raster_io
 from .blocks import iter_blocks
-from .aoa import ApplicabilityReference
+from .science.aoa import ApplicabilityReference
 from .errors import SoilMetalError
-from .intervals import check_coverage, check_threshold, distribution_of
+from .science.intervals import check_coverage, check_threshold, distribution_of
 from .kriging_map import map_kriging
 from .model_file import require_cv
 from .monitor import NULL_MONITOR
-from .network import minmax_invert, unpack
+from .science.network import minmax_invert, unpack
 from .sampling import catalogue_factors, resolve_factors
 
 EXTRAPOLATION_MODES = ("keep", "mask", "aoa")
@@ -169,8 +169,8 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
                 aoa_mask=False, residual_kriging=False, kriging_neighbours=16, kriged_path=None):
     """Write the model's content map and its companions on the grid of the first factor raster;
     returns a summary dict. Companions (each optional): ensemble spread, count of factors outside
-    the training ranges, prediction interval bounds for `coverage` (core/intervals.py), P(content >
-    threshold mg/kg), the AOA dissimilarity index (core/aoa.py). extrapolation: 'keep' (count
+    the training ranges, prediction interval bounds for `coverage` (core/science/intervals.py), P(content >
+    threshold mg/kg), the AOA dissimilarity index (core/science/aoa.py). extrapolation: 'keep' (count
     pixels outside the training ranges), 'mask' (set them to nodata), 'aoa' (report the share
     outside the area of applicability when the model supports it, else as 'keep'); aoa_mask sets
     pixels outside the AOA to nodata. A pixel nodata in the content map is nodata in every

@@ -238,7 +238,7 @@ class PreparedSamples:
 def prepare_samples(points, sources, factor_names=None, method="nearest", outliers="none",
                     outlier_threshold=None, min_samples=3, monitor=None):
     """Sample the factors at the points, then remove abnormal metal values (none/iqr/zscore)."""
-    from .outliers import find_outliers
+    from .science.outliers import find_outliers
     table = sample_factors(points, sources, factor_names, method, min_samples=min_samples)
     result = find_outliers(table.values, outliers, outlier_threshold)
     removed = [(table.ids[i], value, reason) for i, value, reason in result.outliers]

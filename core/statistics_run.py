@@ -26,17 +26,32 @@ import pandas as pd
 
 from . import classes, raster_io
 from .blocks import iter_blocks
-from .content_stats import (CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS,
-                            IGEO_CLASS_NAMES, ContentAccumulator, break_label,
-                            contamination_factor, geoaccumulation_index, parse_class_breaks,
-                            reference_comparison)
+from .science.content_stats import (
+    CF_CLASS_BREAKS,
+    CF_CLASS_NAMES,
+    IGEO_CLASS_BREAKS,
+    IGEO_CLASS_NAMES,
+    ContentAccumulator,
+    break_label,
+    contamination_factor,
+    geoaccumulation_index,
+    parse_class_breaks,
+    reference_comparison,
+)
 from .errors import SoilMetalError
 from .map_shares import (AOA_THRESHOLD_KEY, MapShares, aoa_rule, check_threshold, inside_aoa,
                          share_rows, shares_section)
 from .monitor import NULL_MONITOR
-from .report import (HtmlReport, bar_figure, format_number, histogram_figure, map_figure,
-                     quantity_label, write_table_csv)
-from .metrics import UNIT
+from .report import (
+    HtmlReport,
+    bar_figure,
+    format_number,
+    histogram_figure,
+    map_figure,
+    quantity_label,
+    write_table_csv,
+)
+from .science.metrics import UNIT
 
 # "auto": the content map's legend classes (core.classes), so the map and Table 7 agree.
 DEFAULT_CLASS_BREAKS = classes.AUTO

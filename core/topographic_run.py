@@ -11,7 +11,8 @@ import tempfile
 
 import numpy as np
 
-from . import indices, landsat, qa_masks, raster_io, sentinel2, terrain, topographic
+from . import indices, landsat, raster_io, sentinel2, terrain
+from .science import qa_masks, topographic
 from .blocks import iter_blocks
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR

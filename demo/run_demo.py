@@ -162,7 +162,7 @@ def metrics_of(observed, predicted):
     """RMSE, MRE, MAE, R2 over the entries valid in both (the plugin's own definitions)."""
     import numpy as np
     sys.path.insert(0, str(ROOT))
-    from core.metrics import regression_metrics
+    from core.science.metrics import regression_metrics
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     valid = np.isfinite(observed) & np.isfinite(predicted)
     return regression_metrics(observed[valid], predicted[valid])
@@ -201,7 +201,7 @@ def baseline_maps(model, sources, shape):
     back-transformed for a LOG_TARGET model, as the plugin's CV fits them) -> {name: (rows, cols)}."""
     import numpy as np
     sys.path.insert(0, str(ROOT))
-    from core.cv import fit_mean, fit_mlr
+    from core.science.cv import fit_mean, fit_mlr
     samples = model["samples"]
     train = np.array([role == "train" for role in samples["role"]])
     x = np.asarray(samples["factors"], float)[train]

@@ -24,8 +24,8 @@ from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorith
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
-from core.cv import DEFAULT_SCHEME, SCHEME_LABELS  # noqa: E402
-from core.outliers import LABELS as OUTLIER_LABELS  # noqa: E402
+from core.science.cv import DEFAULT_SCHEME, SCHEME_LABELS  # noqa: E402
+from core.science.outliers import LABELS as OUTLIER_LABELS  # noqa: E402
 from core.sampling import SAMPLING_LABELS  # noqa: E402
 
 MODEL_NAME = "trgabpworkflow"

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from ..model_file import model_to_bytes, save_model
-from ..outliers import hot_spot_warning
+from ..science.outliers import hot_spot_warning
 from ..outputs import final_path
 from ..report import format_number, write_json, write_table_csv, write_text_atomic
 from ..sampling import SAMPLING_LABELS, SAMPLING_METHODS
-from ..metrics import UNIT
+from ..science.metrics import UNIT
 
 
 SPLIT_LABELS = {"train": "training", "validation": "validation", "unused": "not used"}

@@ -7,7 +7,7 @@ import pandas as pd
 from ..cv_transfer_report import beta_rows, transfer_cv_figure_data, transfer_cv_section, transfer_lead_notes
 from ..kriging_report import kriging_section
 from ..report import HtmlReport, format_number, predicted_vs_measured
-from ..metrics import UNIT
+from ..science.metrics import UNIT
 from ..workflows.common import sample_ids_of
 from ..workflows.transfer import MODEL_COLUMNS
 from .common import (SPLIT_LABELS, float_cells, metrics_frame, outlier_text, samples_section, sampling_label,

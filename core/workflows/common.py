@@ -7,8 +7,8 @@ import re
 import numpy as np
 
 from ..errors import SoilMetalError
-from ..metrics import regression_metrics
-from ..outliers import hot_spot_warning
+from ..science.metrics import regression_metrics
+from ..science.outliers import hot_spot_warning
 from ..sampling import catalogue_factors
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 from ..errors import SoilMetalError
 from ..evaluation_text import evaluation_label, independence_notes
 from ..independent import match_model_samples
-from ..intervals import observed_coverage
-from ..metrics import UNIT, regression_metrics
+from ..science.intervals import observed_coverage
+from ..science.metrics import UNIT, regression_metrics
 from ..model_file import Model
 from ..monitor import NULL_MONITOR
 from ..report import format_number

@@ -8,16 +8,16 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ..cv import DEFAULT_FOLDS
-from ..cv_gabp import cross_validate_gabp, fold_labels, samples_record
+from ..science.cv import DEFAULT_FOLDS
+from ..science.cv_gabp import cross_validate_gabp, fold_labels, samples_record
 from ..cv_report import cv_summary, log_cv_result
-from ..gabp import GABPSettings, train_gabp
+from ..science.gabp import GABPSettings, train_gabp
 from ..kriging_report import kriging_record, kriging_summary, log_kriging_result
 from ..model_file import Model
-from ..metrics import UNIT
+from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
 from ..report import format_number
-from ..splits import SPLIT_STREAM, Split, split_samples
+from ..science.splits import SPLIT_STREAM, Split, split_samples
 from .common import members_rmse_of, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
 
 

@@ -10,18 +10,18 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ..cv import DEFAULT_FOLDS
-from ..cv_gabp import cv_record, fold_labels, samples_record
-from ..cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
+from ..science.cv import DEFAULT_FOLDS
+from ..science.cv_gabp import cv_record, fold_labels, samples_record
+from ..science.cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
 from ..cv_transfer_report import recommended_model, transfer_cv_summary, transfer_lead_notes
-from ..gabp import GABPSettings, train_gabp
+from ..science.gabp import GABPSettings, train_gabp
 from ..kriging_report import kriging_record, kriging_summary, transfer_kriging_record
 from ..model_file import Model
-from ..metrics import UNIT
+from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
 from ..report import format_number
-from ..splits import SPLIT_STREAM, Split, split_transfer_samples
-from ..transfer import TransferSettings, outside_source_ranges, source_gabp_settings
+from ..science.splits import SPLIT_STREAM, Split, split_transfer_samples
+from ..science.transfer import TransferSettings, outside_source_ranges, source_gabp_settings
 from .common import ELEMENT_SYMBOLS, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
 
 

@@ -9,7 +9,7 @@ from osgeo import gdal
 from qgis.core import QgsProcessingException
 
 from soilmetal.core.model_file import Model, save_model
-from soilmetal.core.network import n_params
+from soilmetal.core.science.network import n_params
 
 from rasters import write_points as write_point_layer, write_raster
 

@@ -9,7 +9,7 @@ from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingContext, QgsProcessingFeedback, QgsProject
 
 from soilmetal.core.model_file import Model, save_model
-from soilmetal.core.network import n_params
+from soilmetal.core.science.network import n_params
 
 from rasters import write_raster
 
@@ -201,7 +201,7 @@ def test_intervals_aoa_and_exceedance_outputs(run_alg, tmp_path, model_and_facto
 
 def test_residual_kriging_adds_the_kriged_surface(run_alg, tmp_path, model_and_factors):
     from soilmetal.core.kriging_report import kriging_record
-    from soilmetal.core.variogram import VariogramModel
+    from soilmetal.core.science.variogram import VariogramModel
     from rasters import wkt
     _, factors, model, stack = model_and_factors
     rng = np.random.default_rng(12)

@@ -17,7 +17,7 @@ ORIGIN = (300000.0, 3730000.0)
 def write_model(path, names):
     """A valid model file, written with the core's own writer (not under test here)."""
     from soilmetal.core.model_file import Model, save_model
-    from soilmetal.core.network import n_params
+    from soilmetal.core.science.network import n_params
     rng = np.random.default_rng(1)
     model = Model(factor_names=names, x_min=np.zeros(len(names)), x_max=np.full(len(names), 100.0),
                   y_min=10.0, y_max=90.0, members=[rng.normal(0, 0.7, n_params(len(names), 4))],

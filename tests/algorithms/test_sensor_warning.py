@@ -67,7 +67,7 @@ def test_model_records_the_sensor_and_a_map_of_another_sensor_warns(run_alg, tmp
 
 def test_a_model_file_without_a_sensor_still_loads_and_maps_without_a_warning(run_alg, tmp_path):
     from soilmetal.core.model_file import Model, load_model, save_model
-    from soilmetal.core.network import n_params
+    from soilmetal.core.science.network import n_params
     rng = np.random.default_rng(5)
     path = tmp_path / "old.json"
     save_model(Model(factor_names=NAMES, x_min=np.zeros(3), x_max=np.ones(3), y_min=10.0, y_max=90.0,

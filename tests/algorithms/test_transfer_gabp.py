@@ -9,7 +9,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from soilmetal.core.gabp import GABPSettings, train_gabp
+from soilmetal.core.science.gabp import GABPSettings, train_gabp
 from soilmetal.core.model_file import load_model, save_model
 
 from rasters import write_points as write_point_layer, write_raster

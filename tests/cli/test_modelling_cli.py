@@ -93,7 +93,7 @@ def test_train_transfer_evaluate_chain(profile, tmp_path):
 
 def test_transfer_with_too_few_samples_exits_non_zero(profile, tmp_path):
     sys.path.insert(0, str(ROOT))
-    from core.gabp import GABPSettings, train_gabp
+    from core.science.gabp import GABPSettings, train_gabp
     from core.model_file import save_model
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.uniform(0, 1, 30), rng.uniform(0, 30, 30)])

@@ -43,7 +43,7 @@ def test_predictcontent_runs_and_fails_clearly(profile, tmp_path):
     import sys
     sys.path.insert(0, str(__import__("support").ROOT))
     from core.model_file import Model, save_model
-    from core.network import n_params
+    from core.science.network import n_params
     rng = np.random.default_rng(5)
     factors = write_raster(tmp_path / "f.tif", [rng.uniform(0, 1, (30, 30))], ["NDVI"])
     model = Model(factor_names=["NDVI"], x_min=[0], x_max=[1], y_min=10, y_max=50,

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from core.aoa import ApplicabilityReference, permutation_importance, tukey_upper_whisker
+from core.science.aoa import ApplicabilityReference, permutation_importance, tukey_upper_whisker
 from core.errors import SoilMetalError
 from core.model_file import Model
-from core.network import n_params, pack
+from core.science.network import n_params, pack
 
 
 def brute_force_di(train, folds, weights, new):

@@ -6,12 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cv import (LOO_BELOW, KFold, LeaveOneOut, SpatialKFold, baseline_oof,
-                     bootstrap_rmse_difference, check_fold_sizes, cv_metrics, make_splitter,
-                     model_scale_residual)
-from core.cv_gabp import cross_validate_gabp, fold_labels, fold_model_generator
+from core.science.cv import (
+    LOO_BELOW,
+    KFold,
+    LeaveOneOut,
+    SpatialKFold,
+    baseline_oof,
+    bootstrap_rmse_difference,
+    check_fold_sizes,
+    cv_metrics,
+    make_splitter,
+    model_scale_residual,
+)
+from core.science.cv_gabp import cross_validate_gabp, fold_labels, fold_model_generator
 from core.errors import SoilMetalError
-from core.gabp import GABPSettings, train_gabp
+from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, require_cv, require_samples, save_model
 from core.reports.training import build_training_report
 from core.workflows.training import run_training

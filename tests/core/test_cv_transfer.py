@@ -4,14 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cv_transfer import (cross_validate_transfer, fit_transfer, fold_training_rows,
-                              transfer_verdict)
-from core.cv_gabp import fold_labels, fold_model_generator
+from core.science.cv_transfer import cross_validate_transfer, fit_transfer, fold_training_rows, transfer_verdict
+from core.science.cv_gabp import fold_labels, fold_model_generator
 from core.cv_transfer_report import NOT_USED, beta_rows
-from core.gabp import GABPSettings, train_gabp
+from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import Model
-from core.network import n_params
-from core.transfer import TransferSettings
+from core.science.network import n_params
+from core.science.transfer import TransferSettings
 
 NAMES = ["F1", "F2"]
 FAST = GABPSettings(population=6, generations=2, epochs=5, seed=3)

@@ -5,8 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.report import (READABLE_POINTS, correlation_matrix_figure, curves, figure_png,
-                         format_number, map_figure, quantity_label)
+from core.report import (
+    READABLE_POINTS,
+    correlation_matrix_figure,
+    curves,
+    figure_png,
+    format_number,
+    map_figure,
+    quantity_label,
+)
 from core.statistics_run import run_content_statistics
 from rasters import write_raster
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from core.errors import Cancelled
-from core.ga import run_ga
-from core.lm import STOP_GOAL, STOP_MIN_GRAD, train_lm
+from core.science.ga import run_ga
+from core.science.lm import STOP_GOAL, STOP_MIN_GRAD, train_lm
 from core.monitor import Monitor
-from core.network import forward, jacobian, n_params
+from core.science.network import forward, jacobian, n_params
 
 
 def smooth_problem(n_inputs=9, samples=44, seed=0):

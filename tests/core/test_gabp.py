@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from core.errors import Cancelled, SoilMetalError
-from core.gabp import GABPSettings, train_gabp
-from core.lm import STOP_GOAL
-from core.metrics import regression_metrics
+from core.science.gabp import GABPSettings, train_gabp
+from core.science.lm import STOP_GOAL
+from core.science.metrics import regression_metrics
 from core.model_file import model_to_bytes, save_model
 from core.monitor import Monitor
-from core.network import forward
+from core.science.network import forward
 
 NAMES = ["B2", "B4", "NDVI", "SLOPE"]
 

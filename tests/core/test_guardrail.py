@@ -133,3 +133,22 @@ def test_workflows_do_not_import_reports(folder, forbidden, why):
         targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
         bad = sorted(t for t in targets if t.startswith(forbidden))
         assert not bad, f"{path} imports {bad}: {why}"
+
+
+# The science layer (core/science/) is arrays in, arrays out: besides itself it may use only these
+# foundation modules; never raster I/O, a report, a workflow or a run module.
+SCIENCE = CORE / "science"
+SCIENCE_MAY_USE = ("core.science", "core.errors", "core.monitor", "core.model_file", "core.guards", "core.classes")
+
+
+@pytest.mark.parametrize("path", sorted(SCIENCE.rglob("*.py")), ids=lambda p: p.name)
+def test_science_uses_only_science_and_foundations(path):
+    targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
+    bad = sorted(t for t in targets if not any(t == ok or t.startswith(ok + ".") for ok in SCIENCE_MAY_USE))
+    assert not bad, f"science/{path.name} imports {bad}: science takes arrays, not files, reports or runs"
+
+
+def test_science_rule_catches_a_raster_import():
+    targets = relative_targets("from ..raster_io import read_band\nfrom .cv import x", ("core", "science"))
+    assert targets == {"core.raster_io", "core.science.cv"}
+    assert [t for t in targets if not t.startswith(SCIENCE_MAY_USE)] == ["core.raster_io"]

@@ -6,9 +6,9 @@ import pytest
 
 from core import guards
 from core.errors import SoilMetalError
-from core.network import n_params
-from core.selection import pearson_r
-from core.transfer import parse_beta_grid
+from core.science.network import n_params
+from core.science.selection import pearson_r
+from core.science.transfer import parse_beta_grid
 
 
 def test_grid_size_limit_and_finite_values():

@@ -6,9 +6,9 @@ import pytest
 from osgeo import osr
 
 from core.errors import SoilMetalError
-from core.gabp import GABPSettings, train_gabp
+from core.science.gabp import GABPSettings, train_gabp
 from core.independent import match_model_samples
-from core.metrics import regression_metrics
+from core.science.metrics import regression_metrics
 from core.reports.evaluation import build_evaluation_report
 from core.workflows.evaluation import run_evaluation
 from core.sampling import PreparedSamples, SampleTable

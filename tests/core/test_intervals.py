@@ -7,10 +7,15 @@ import pytest
 from scipy import stats
 
 from core.errors import SoilMetalError
-from core.intervals import ResidualDistribution, check_coverage, check_threshold, distribution_of, \
-    observed_coverage
+from core.science.intervals import (
+    ResidualDistribution,
+    check_coverage,
+    check_threshold,
+    distribution_of,
+    observed_coverage,
+)
 from core.model_file import Model
-from core.network import n_params
+from core.science.network import n_params
 
 
 def expected_conformal_coverage(n, coverage):
@@ -159,8 +164,8 @@ def test_observed_coverage_counts_samples_inside(log_target):
 
 
 def test_gabp_with_cross_validation_covers_held_out_points_of_known_noise():
-    from core.cv_gabp import cross_validate_gabp
-    from core.gabp import GABPSettings, train_gabp
+    from core.science.cv_gabp import cross_validate_gabp
+    from core.science.gabp import GABPSettings, train_gabp
     sigma = 6.0
 
     def truth(x):

@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
-import core.kriging as kriging
+import core.science.kriging as kriging
 from core.errors import SoilMetalError
-from core.kriging import OrdinaryKriging, geographic_to_local_metres, krige, merge_duplicates
+from core.science.kriging import OrdinaryKriging, geographic_to_local_metres, krige, merge_duplicates
 from core.monitor import Monitor
-from core.variogram import VariogramModel
+from core.science.variogram import VariogramModel
 
 SPH = VariogramModel("spherical", 0.1, 1.0, 400.0)
 EXP0 = VariogramModel("exponential", 0.0, 2.0, 150.0)
@@ -173,7 +173,7 @@ def test_geographic_coordinates_to_metres():
 
 
 def surface_setup(n=30, seed=12, cell=30.0, width=160, height=130):
-    from core.kriging import KrigedSurface, node_step
+    from core.science.kriging import KrigedSurface, node_step
     sx, sy, values = sample_set(seed=seed, n=n, extent=width * cell)
     sy = sy * height / width
     model = VariogramModel("spherical", 0.05, 1.0, 2000.0)

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 from core import raster_io
-from core.cv import baseline_oof
-from core.cv_gabp import cv_record, samples_record
+from core.science.cv import baseline_oof
+from core.science.cv_gabp import cv_record, samples_record
 from core.errors import SoilMetalError
-from core.kriging import OrdinaryKriging
+from core.science.kriging import OrdinaryKriging
 from core.kriging_report import kriging_record
 from core.model_file import Model
 from core.monitor import Monitor
-from core.network import n_params
+from core.science.network import n_params
 from core.predict import predict_map
 from core.sampling import FactorSource
-from core.variogram import VariogramModel
+from core.science.variogram import VariogramModel
 from rasters import read_bands, write_raster, wkt
 
 ORIGIN, CELL, COLS, ROWS = (180000.0, 332000.0), 40.0, 60, 50        # EPSG:28992, 2400 x 2000 m

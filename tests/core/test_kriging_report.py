@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 from osgeo import osr
 
-from core.cv import baseline_oof
-from core.cv_gabp import cv_record, samples_record
-from core.kriging_report import (kriging_record, kriging_section, kriging_summary, sample_metres,
-                                 stored_record)
+from core.science.cv import baseline_oof
+from core.science.cv_gabp import cv_record, samples_record
+from core.kriging_report import kriging_record, kriging_section, kriging_summary, sample_metres, stored_record
 from core.model_file import Model, load_model, save_model
-from core.network import n_params
+from core.science.network import n_params
 from core.report import HtmlReport
-from core.residual_kriging import regression_kriging_cv
-from core.variogram import VariogramModel
+from core.science.residual_kriging import regression_kriging_cv
+from core.science.variogram import VariogramModel
 
 
 def wkt(epsg):

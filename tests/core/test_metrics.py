@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import mae, mre, r2, regression_metrics, rmse
+from core.science.metrics import mae, mre, r2, regression_metrics, rmse
 
 
 def test_hand_computed_example():

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import SoilMetalError
 from core.model_file import Model, load_model, save_model
-from core.network import n_params
+from core.science.network import n_params
 
 NAMES = ["NDVI", "B2", "SLOPE"]
 

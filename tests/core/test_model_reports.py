@@ -9,21 +9,21 @@ import pandas as pd
 import pytest
 
 from core.errors import Cancelled, SoilMetalError
-from core.gabp import GABPSettings, train_gabp
+from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, model_to_bytes, save_model
 from core.reports.common import figures_json_path
 from core.reports.evaluation import build_evaluation_report, write_evaluation_outputs
 from core.reports.training import build_training_report, write_training_outputs
 from core.reports.transfer import build_transfer_report, write_transfer_outputs
-from core.splits import split_samples, split_transfer_samples
-from core.transfer import source_gabp_settings
+from core.science.splits import split_samples, split_transfer_samples
+from core.science.transfer import source_gabp_settings
 from core.workflows.common import ELEMENT_SYMBOLS, check_model_factors, metal_label
 from core.workflows.evaluation import run_evaluation
 from core.workflows.training import run_training
 from core.workflows.transfer import run_transfer
 from core.monitor import Monitor
 from core.sampling import FactorSource, PreparedSamples, SampleTable
-from core.transfer import TransferSettings
+from core.science.transfer import TransferSettings
 
 from rasters import write_raster
 

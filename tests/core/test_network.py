@@ -5,8 +5,18 @@ import math
 import numpy as np
 import pytest
 
-from core.network import (forward, forward_population, hidden_from_n_params, jacobian,
-                          minmax_apply, minmax_fit, minmax_invert, n_params, pack, unpack)
+from core.science.network import (
+    forward,
+    forward_population,
+    hidden_from_n_params,
+    jacobian,
+    minmax_apply,
+    minmax_fit,
+    minmax_invert,
+    n_params,
+    pack,
+    unpack,
+)
 
 
 def loop_forward(theta, x, hidden):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import SoilMetalError
-from core.outliers import METHODS, find_outliers, max_possible_zscore
+from core.science.outliers import METHODS, find_outliers, max_possible_zscore
 
 
 def planted_sample(n=40, seed=2, planted_index=17, planted_value=200.0):
@@ -129,7 +129,7 @@ def test_table_lists_outliers():
 
 
 def test_removing_the_highest_values_is_flagged_as_possible_hot_spots():
-    from core.outliers import hot_spot_warning
+    from core.science.outliers import hot_spot_warning
     values = np.array([20.0, 22, 25, 21, 24, 23, 26, 180, 240])
     result = find_outliers(values, "iqr")
     removed = [(f"S{i}", v, why) for i, v, why in result.outliers]

@@ -10,7 +10,7 @@ from core import raster_io
 from core.errors import Cancelled, SoilMetalError
 from core.model_file import Model
 from core.monitor import Monitor
-from core.network import n_params
+from core.science.network import n_params
 from core.predict import predict_map
 from core.sampling import FactorSource
 
@@ -151,7 +151,7 @@ def with_cv(model, rng, n=40, spread=8.0):
 
 def test_intervals_exceedance_and_aoa_equal_independent_computations(tmp_path, factors):
     from test_aoa import brute_force_di
-    from core.aoa import permutation_importance
+    from core.science.aoa import permutation_importance
     sources, stack = factors
     rng = np.random.default_rng(5)
     model = with_cv(make_model(["SLOPE", "NDVI"], members=2), rng)

@@ -12,9 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.report import (HtmlReport, bar_figure, correlation_matrix_figure, curves,
-                         format_number, histogram_figure, predicted_vs_measured,
-                         write_json, write_table_csv)
+from core.report import (
+    HtmlReport,
+    bar_figure,
+    correlation_matrix_figure,
+    curves,
+    format_number,
+    histogram_figure,
+    predicted_vs_measured,
+    write_json,
+    write_table_csv,
+)
 
 MAIN = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from core.errors import SoilMetalError
-from core.residual_kriging import NO_STRUCTURE, regression_kriging_cv, residual_variogram
-from core.variogram import VariogramModel
+from core.science.residual_kriging import NO_STRUCTURE, regression_kriging_cv, residual_variogram
+from core.science.variogram import VariogramModel
 
 
 def correlated_field(n=150, seed=0, model=VariogramModel("exponential", 0.0, 0.5, 300.0)):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from core import indices, qa_masks
+from core import indices
+from core.science import qa_masks
 from core.errors import SoilMetalError
 from core.monitor import Monitor
 from rasters import write_raster

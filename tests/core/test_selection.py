@@ -8,8 +8,7 @@ import pytest
 from scipy import stats
 
 from core.errors import SoilMetalError
-from core.selection import (mlr_fit, pearson_r, select_factors,
-                            variance_inflation_factors)
+from core.science.selection import mlr_fit, pearson_r, select_factors, variance_inflation_factors
 from support import REAL_DATA
 
 MEUSE = str(REAL_DATA / "meuse/ucdavis_meuse.csv")

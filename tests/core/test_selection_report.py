@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import SoilMetalError
 from core.sampling import FactorSource, PointSet
-from core.selection import TABLE_COLUMNS
+from core.science.selection import TABLE_COLUMNS
 from core.selection_report import (SelectionSettings, build_selection_report,
                                    check_always_include, interpret_mlr, run_selection,
                                    write_selection_outputs)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from core.errors import SoilMetalError
-from core.gabp import GABPSettings, train_gabp
+from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, save_model
-from core.network import forward
-from core.transfer import TransferSettings, parse_beta_grid, train_baseline, transfer
+from core.science.network import forward
+from core.science.transfer import TransferSettings, parse_beta_grid, train_baseline, transfer
 
 NAMES = ["B3", "B5", "NDVI", "SLOPE", "ELEVATION"]
 
@@ -186,13 +186,13 @@ def test_beta_grid_parsing_and_bad_settings():
 def test_output_anchor_frees_the_output_layer_only():
     """With a huge penalty the hidden layer stays at beta * W_S; the output layer moves
     only when its anchor is below 1."""
-    from core.network import n_params
-    from core.transfer import anchor_weights, transfer_member
+    from core.science.network import n_params
+    from core.science.transfer import anchor_weights, transfer_member
     assert list(anchor_weights(n_params(2, 4), 4, 0.3)) == [1.0] * 12 + [0.3] * 5
     rng = np.random.default_rng(4)
     theta_source = rng.normal(0, 0.8, n_params(2, 4))
     xs = rng.uniform(-1, 1, (16, 2))
-    from core.network import forward
+    from core.science.network import forward
     ys = forward(theta_source, xs) + 0.4  # the target period is the source shifted upward
     hidden = slice(0, 12)
     output = slice(12, 17)

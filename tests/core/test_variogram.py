@@ -8,8 +8,15 @@ import pandas as pd
 import pytest
 
 from core.errors import SoilMetalError
-from core.variogram import (MODELS, EmpiricalVariogram, VariogramModel, bounding_box_diagonal, empirical_variogram,
-                            fit_residual_variogram, fit_variogram)
+from core.science.variogram import (
+    MODELS,
+    EmpiricalVariogram,
+    VariogramModel,
+    bounding_box_diagonal,
+    empirical_variogram,
+    fit_residual_variogram,
+    fit_variogram,
+)
 from support import REAL_DATA
 
 MEUSE = REAL_DATA / "meuse" / "ucdavis_meuse.csv"
@@ -110,7 +117,7 @@ def test_binning_against_pair_loop_with_duplicates_and_boundaries():
 
 
 def test_chunked_pairs_agree_with_one_chunk(monkeypatch):
-    import core.variogram as variogram
+    import core.science.variogram as variogram
     rng = np.random.default_rng(5)
     x, y, z = rng.uniform(0, 1000, 300), rng.uniform(0, 1000, 300), rng.normal(size=300)
     whole = empirical_variogram(x, y, z)
@@ -193,7 +200,7 @@ def test_bad_input_names_the_fix():
 
 
 def test_closed_form_sills_agree_with_nnls(meuse):
-    from core.variogram import _free_sills_sse, _sills_for_range
+    from core.science.variogram import _free_sills_sse, _sills_for_range
     x, y, z = meuse
     ev = empirical_variogram(x, y, z)
     weights = ev.np / ev.dist ** 2
@@ -209,7 +216,7 @@ def test_closed_form_sills_agree_with_nnls(meuse):
 
 
 def test_structure_test_finds_meuse_structure_and_rarely_noise():
-    from core.variogram import structure_p_value
+    from core.science.variogram import structure_p_value
     table = pd.read_csv(MEUSE)
     x, y = table["x"].to_numpy(float), table["y"].to_numpy(float)
     assert structure_p_value(x, y, np.log(table["zinc"].to_numpy(float))) <= 0.01

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 from .gabp import MIN_TRAINING_SAMPLES
 
 

@@ -11,7 +11,7 @@ above 6000, which integers x 0.0001 only reach on snow or cloud.
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 PLAUSIBLE_MEDIAN = (-0.05, 1.2)
 _C2_FLOOR = 6000.0

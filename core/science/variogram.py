@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 MODELS = ("spherical", "exponential", "gaussian")
 GSTAT_NAMES = {"spherical": "Sph", "exponential": "Exp", "gaussian": "Gau"}

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 from .kriging import DEFAULT_NEIGHBOURS, OrdinaryKriging
 from .metrics import regression_metrics, rmse
-from .monitor import NULL_MONITOR
+from ..monitor import NULL_MONITOR
 from .variogram import (STRUCTURE_ALPHA, VariogramModel, fit_residual_variogram,
                         structure_p_value)
 

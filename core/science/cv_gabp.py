@@ -12,7 +12,7 @@ import numpy as np
 from .cv import (DEFAULT_FOLDS, LOO_BELOW, SCHEMES, baseline_oof, check_fold_sizes,
                  cross_val_predict, cv_metrics, fold_rmse, make_splitter, model_scale_residual)
 from .gabp import MIN_TRAINING_SAMPLES, train_gabp
-from .monitor import NULL_MONITOR, Monitor
+from ..monitor import NULL_MONITOR, Monitor
 
 # Random streams derived from the user's seed, apart from the hold-out split's (7001) and
 # the transfer bootstrap's (7002): changing FOLDS does not change the final model.

@@ -30,9 +30,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import pdist
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 from .intervals import RETRAIN_HINT, model_scale
-from .model_file import require_cv, require_samples
+from ..model_file import require_cv, require_samples
 
 REPEATS = 10
 CHUNK = 1 << 16

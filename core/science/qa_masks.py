@@ -16,7 +16,7 @@ Four layouts are understood (the bit and class definitions of the product guides
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 MASK_CLASSES = ("clouds", "shadows", "cirrus", "snow", "water", "fill")
 DEFAULT_MASK = ("clouds", "shadows", "cirrus", "fill")

@@ -20,7 +20,7 @@ cos i <= MIN_COS_I (self-shadowed or grazing light) become nodata for them.
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 METHODS = ("cosine", "c", "scs_c", "minnaert")
 METHOD_LABELS = {"cosine": "Cosine", "c": "C-correction", "scs_c": "SCS+C", "minnaert": "Minnaert"}

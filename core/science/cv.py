@@ -26,7 +26,7 @@ whatever CV and FOLDS say, and the report says so.
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 from .metrics import regression_metrics, rmse
 
 SCHEMES = ("none", "random", "spatial")

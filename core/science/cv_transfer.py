@@ -23,7 +23,7 @@ import numpy as np
 from .cv import baseline_oof, bootstrap_rmse_difference, cross_val_predict, fold_rmse
 from .cv_gabp import fold_labels, fold_model_generator, quiet_child
 from .gabp import MIN_TRAINING_SAMPLES, member_generators, train_gabp
-from .monitor import NULL_MONITOR
+from ..monitor import NULL_MONITOR
 from .transfer import transfer
 
 BOOTSTRAP_STREAM = 7002          # the bootstrap resamples of a single-network source

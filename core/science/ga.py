@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .monitor import NULL_MONITOR
+from ..monitor import NULL_MONITOR
 from .network import forward_population, n_params
 
 INITIAL_RANGE = 1.0      # initial genes uniform in [-1, 1], like the usual MATLAB GA-BP code

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .monitor import NULL_MONITOR
+from ..monitor import NULL_MONITOR
 from .network import forward, jacobian
 
 MU = 1e-3

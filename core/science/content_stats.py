@@ -29,9 +29,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .classes import (CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS,  # noqa: F401 (re-exported)
-                      IGEO_CLASS_NAMES)
-from .errors import SoilMetalError
+from ..classes import CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS, IGEO_CLASS_NAMES  # noqa: F401
+from ..errors import SoilMetalError
 
 DEFAULT_HISTOGRAM_BINS = 40
 CLASS_COLUMNS = ["interval", "lower", "upper", "count", "percent"]

@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 from .ga import run_ga
 from .lm import train_lm
 from .metrics import regression_metrics
-from .model_file import Model
-from .monitor import NULL_MONITOR
+from ..model_file import Model
+from ..monitor import NULL_MONITOR
 from .network import minmax_apply, minmax_fit
 
 MIN_TRAINING_SAMPLES = 3

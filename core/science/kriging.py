@@ -27,8 +27,8 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .errors import SoilMetalError
-from .monitor import NULL_MONITOR
+from ..errors import SoilMetalError
+from ..monitor import NULL_MONITOR
 
 DEFAULT_NEIGHBOURS = 16
 _QUERY_BATCH = 262144    # targets grouped together by neighbour set

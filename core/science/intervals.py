@@ -24,7 +24,7 @@ What is done (split-conformal with cross-validation residuals, "CV residual" con
 Assumption (what the guarantee rests on): the pixel's error f(x) - Y is exchangeable with the
 out-of-fold errors of the samples. Then P(lower <= Y <= upper) >= 1 - alpha over pixels like
 the samples (marginal coverage, not per pixel), and at most 1 - alpha + 2/(n + 1) without ties.
-It holds where the map is like the samples: inside the area of applicability (core/aoa.py),
+It holds where the map is like the samples: inside the area of applicability (core/science/aoa.py),
 not where the model extrapolates. The residuals come from fold models fitted on (k - 1)/k of the
 samples, which are usually slightly worse than the final model, so the intervals lean
 conservative; spatial folds make them reflect errors at a distance from the samples.
@@ -43,8 +43,8 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from .errors import SoilMetalError
-from .model_file import require_cv
+from ..errors import SoilMetalError
+from ..model_file import require_cv
 
 RETRAIN_HINT = ("Retrain the model with 'Train GA-BP model' or 'Transfer GA-BP model (Tr-GA-BP)' "
                 "with cross-validation (CV = 1 random or 2 spatial k-fold)")

@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .errors import SoilMetalError
-from .guards import check_list_size, grid_count
+from ..errors import SoilMetalError
+from ..guards import check_list_size, grid_count
 from .gabp import GABPSettings, check_training_data, member_generators, train_gabp
 from .lm import levenberg_marquardt
 from .metrics import regression_metrics
-from .model_file import Model
-from .monitor import NULL_MONITOR
+from ..model_file import Model
+from ..monitor import NULL_MONITOR
 from .network import forward, forward_population, jacobian, minmax_apply
 
 DEFAULT_BETA_GRID = tuple(round(0.1 * step, 1) for step in range(11))   # 0, 0.1, ..., 1

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 MIN_SAMPLES = 3
 TABLE_COLUMNS = ["factor", "r", "p_value", "vif", "selected", "reason"]

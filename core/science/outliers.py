@@ -22,7 +22,7 @@ from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .errors import SoilMetalError
+from ..errors import SoilMetalError
 
 METHODS = ("none", "iqr", "zscore")
 # One label per METHODS entry, same order, for the Processing enum.
