@@ -5,7 +5,7 @@ from osgeo import gdal, ogr, osr
 
 from support import run_qgis_process
 
-# As core/raster_io.py does for the other tiers (this process never imports it): GDAL errors raise,
+# As core/raster_io/ does for the other tiers (this process never imports it): GDAL errors raise,
 # and GDAL 3.7+ stops warning that 4.0 will make that the default.
 gdal.UseExceptions()
 ogr.UseExceptions()

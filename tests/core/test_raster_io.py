@@ -20,11 +20,12 @@ def test_band_names_fall_back_to_layer_name(tmp_path):
     assert raster_io.raster_info(path, "my layer").band_names == ["NDVI", "my layer_b2"]
 
 
-def test_read_window_turns_nodata_into_nan(tmp_path):
+def test_reader_turns_nodata_into_nan(tmp_path):
     data = np.arange(12, dtype=float).reshape(3, 4)
     data[1, 2] = -9999.0
     path = write_raster(tmp_path / "a.tif", [data], ["A"])
-    out = raster_io.read_window(path, [1], Window(1, 1, 3, 2))
+    with raster_io.RasterReader(path) as reader:
+        out = reader.read([1], Window(1, 1, 3, 2))
     assert out.shape == (1, 2, 3)
     assert np.isnan(out[0, 0, 1]) and out[0, 1, 2] == 11.0
 
