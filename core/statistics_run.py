@@ -42,7 +42,7 @@ from .errors import SoilMetalError
 from .map_shares import (AOA_THRESHOLD_KEY, MapShares, aoa_rule, check_threshold, inside_aoa,
                          share_rows, shares_section)
 from .monitor import NULL_MONITOR
-from .report import (
+from .reports.html import (
     HtmlReport,
     bar_figure,
     format_number,

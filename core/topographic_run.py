@@ -16,7 +16,7 @@ from .science import qa_masks, topographic
 from .blocks import iter_blocks
 from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
-from .report import HtmlReport
+from .reports.html import HtmlReport
 
 FIT_BLOCKS = 16
 KEY_FACTOR = {key: f"B{number}" for key, number in indices.OLI_BAND_NUMBERS.items()}

@@ -10,7 +10,7 @@ import pandas as pd
 from ..model_file import model_to_bytes, save_model
 from ..science.outliers import hot_spot_warning
 from ..outputs import final_path
-from ..report import format_number, write_json, write_table_csv, write_text_atomic
+from .html import format_number, write_json, write_table_csv, write_text_atomic
 from ..sampling import SAMPLING_LABELS, SAMPLING_METHODS
 from ..science.metrics import UNIT
 

@@ -2,7 +2,7 @@
 """
 
 from ..evaluation_text import independence_notes
-from ..report import HtmlReport, format_number, predicted_vs_measured, write_json, write_table_csv, write_text_atomic
+from .html import HtmlReport, format_number, predicted_vs_measured, write_json, write_table_csv, write_text_atomic
 from ..science.metrics import UNIT
 from .common import figures_json_path, float_cells, metrics_frame, outlier_text, samples_section, sampling_label
 

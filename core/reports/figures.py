@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..report import new_figure, curves
+from .html import new_figure, curves
 from .common import scaled_rmse, target_unit
 
 

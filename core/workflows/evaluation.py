@@ -16,7 +16,7 @@ from ..science.intervals import observed_coverage
 from ..science.metrics import UNIT, regression_metrics
 from ..model_file import Model
 from ..monitor import NULL_MONITOR
-from ..report import format_number
+from ..reports.html import format_number
 
 
 @dataclass

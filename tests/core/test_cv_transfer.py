@@ -6,7 +6,7 @@ import pytest
 
 from core.science.cv_transfer import cross_validate_transfer, fit_transfer, fold_training_rows, transfer_verdict
 from core.science.cv_gabp import fold_labels, fold_model_generator
-from core.cv_transfer_report import NOT_USED, beta_rows
+from core.reports.cv_transfer import NOT_USED, beta_rows
 from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import Model
 from core.science.network import n_params

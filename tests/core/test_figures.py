@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.report import (
+from core.reports.html import (
     READABLE_POINTS,
     correlation_matrix_figure,
     curves,

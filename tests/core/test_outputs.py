@@ -10,7 +10,7 @@ import pytest
 from core import outputs
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import cancel_on_signals
-from core.report import write_text_atomic
+from core.reports.html import write_text_atomic
 
 
 def listing(folder):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.report import (
+from core.reports.html import (
     HtmlReport,
     bar_figure,
     correlation_matrix_figure,

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from . import outputs
+from .. import outputs
 
 NOTE_KINDS = ("info", "warning")
 

@@ -7,10 +7,10 @@ these functions only turn it into sentences, tables and the numbers the algorith
 import numpy as np
 import pandas as pd
 
-from .science.cv import cv_metrics
-from .cv_report import SCHEME_TEXT, cv_frame
-from .report import format_number
-from .science.metrics import UNIT
+from ..science.cv import cv_metrics
+from .cv import SCHEME_TEXT, cv_frame
+from .html import format_number
+from ..science.metrics import UNIT
 
 NAN = float("nan")
 CV_COLUMNS = (("Tr-GA-BP", "Tr-GA-BP"), ("GA-BP", "GA-BP (from scratch)"),

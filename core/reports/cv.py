@@ -7,8 +7,8 @@ training mean out of fold, the reader learns it before any other number.
 import numpy as np
 import pandas as pd
 
-from .report import format_number, predicted_vs_measured
-from .science.metrics import UNIT
+from .html import format_number, predicted_vs_measured
+from ..science.metrics import UNIT
 
 SCHEME_TEXT = {"spatial": "spatial k-fold (k-means clusters of the sample locations held out "
                           "whole)",

@@ -17,19 +17,19 @@ The record, computed from a model's out-of-fold residuals (SCHEMA.md model.cv):
 
 import numpy as np
 
-from . import raster_io
-from .cv_report import UNIT, cv_frame
-from .errors import SoilMetalError
-from .science.kriging import DEFAULT_NEIGHBOURS, geographic_to_local_metres
-from .report import new_figure, format_number
-from .science.residual_kriging import (
+from .. import raster_io
+from .cv import UNIT, cv_frame
+from ..errors import SoilMetalError
+from ..science.kriging import DEFAULT_NEIGHBOURS, geographic_to_local_metres
+from .html import new_figure, format_number
+from ..science.residual_kriging import (
     NO_STRUCTURE,
     VARIOGRAM_SOURCES,
     has_structure,
     regression_kriging_cv,
     residual_variogram,
 )
-from .science.variogram import STRUCTURE_ALPHA, VariogramModel, empirical_variogram
+from ..science.variogram import STRUCTURE_ALPHA, VariogramModel, empirical_variogram
 
 NAN = float("nan")
 
