@@ -123,7 +123,7 @@ def make_kriging_model(folder, model_path):
     import numpy as np
     from core.science.cv import baseline_oof
     from core.science.cv_gabp import cv_record, samples_record
-    from core.reports.kriging import kriging_record
+    from core.workflows.kriging_record import kriging_record
     from core.model_file import load_model, save_model
     path = folder / "model_rk.json"
     if path.exists():

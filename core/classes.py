@@ -93,5 +93,5 @@ def map_content_breaks(path, band=1, classes=CONTENT_CLASSES):
 
 def break_text(value):
     """A class break as a legend shows it: at most three significant digits, no exponent."""
-    from .reports.html import format_number
+    from .text import format_number
     return format_number(float(value), 3)

@@ -26,7 +26,7 @@ from . import raster_io
 from .errors import SoilMetalError
 from .science.intervals import ResidualDistribution
 from .science.kriging import DEFAULT_NEIGHBOURS, KrigedSurface, OrdinaryKriging, geographic_to_local_metres, node_step
-from .reports.kriging import geographic_centre, kriging_record, stored_record
+from .workflows.kriging_record import geographic_centre, kriging_record, stored_record
 from .model_file import require_cv, require_samples
 from .science.variogram import VariogramModel
 

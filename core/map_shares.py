@@ -23,7 +23,7 @@ without an AOA value counts as not inside.
 import numpy as np
 
 from .errors import SoilMetalError
-from .reports.html import format_number
+from .text import format_number
 
 AOA_THRESHOLD_KEY = "AOA_THRESHOLD"
 # An exceedance probability above LIKELY means "above with confidence", above POSSIBLE "possibly

@@ -16,7 +16,9 @@ from .errors import SoilMetalError
 from .monitor import NULL_MONITOR
 from .reports.common import samples_section
 from .guards import check_unique_names
-from .reports.html import HtmlReport, correlation_matrix_figure, format_number, write_table_csv
+from .reports.html import HtmlReport, write_table_csv
+from .text import format_number
+from .reports.figures import correlation_matrix_figure
 from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples
 from .science.selection import MIN_SAMPLES, select_factors
 from .science.metrics import UNIT

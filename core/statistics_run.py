@@ -42,15 +42,9 @@ from .errors import SoilMetalError
 from .map_shares import (AOA_THRESHOLD_KEY, MapShares, aoa_rule, check_threshold, inside_aoa,
                          share_rows, shares_section)
 from .monitor import NULL_MONITOR
-from .reports.html import (
-    HtmlReport,
-    bar_figure,
-    format_number,
-    histogram_figure,
-    map_figure,
-    quantity_label,
-    write_table_csv,
-)
+from .reports.html import HtmlReport, write_table_csv
+from .text import format_number
+from .reports.figures import bar_figure, histogram_figure, map_figure, quantity_label
 from .science.metrics import UNIT
 
 # "auto": the content map's legend classes (core.classes), so the map and Table 7 agree.

@@ -10,7 +10,8 @@ import pandas as pd
 from ..model_file import model_to_bytes, save_model
 from ..science.outliers import hot_spot_warning
 from ..outputs import final_path
-from .html import format_number, write_json, write_table_csv, write_text_atomic
+from .html import write_json, write_table_csv, write_text_atomic
+from ..text import format_number
 from ..sampling import SAMPLING_LABELS, SAMPLING_METHODS
 from ..science.metrics import UNIT
 

@@ -1,4 +1,5 @@
-"""Report pieces for cross-validation: the lead verdict, the side-by-side table, the log lines.
+"""Report pieces for cross-validation: the lead verdict, the side-by-side table, the figure and
+the CV part of the JSON (the verdict's sentence comes from core/workflows/cv_verdict.py).
 
 The lead note goes right below a report's introduction: when the model does not beat the
 training mean out of fold, the reader learns it before any other number.
@@ -7,55 +8,10 @@ training mean out of fold, the reader learns it before any other number.
 import numpy as np
 import pandas as pd
 
-from .html import format_number, predicted_vs_measured
 from ..science.metrics import UNIT
-
-SCHEME_TEXT = {"spatial": "spatial k-fold (k-means clusters of the sample locations held out "
-                          "whole)",
-               "random": "random k-fold",
-               "leave-one-out": "leave-one-out (every sample its own fold; used below 15 samples)"}
-NAN = float("nan")
-
-
-def _value(metrics, key):
-    """metrics[key] as a float (None -> NaN)."""
-    value = (metrics or {}).get(key)
-    return NAN if value is None else float(value)
-
-
-def cv_summary(cv):
-    """The numbers traingabp / transfergabp return for a model.cv dict (NaN without CV)."""
-    if cv is None:
-        return {"CV_RMSE": NAN, "CV_MRE": NAN, "CV_R2": NAN, "MEAN_CV_RMSE": NAN,
-                "MLR_CV_RMSE": NAN}
-    return {"CV_RMSE": _value(cv["metrics"], "RMSE"), "CV_MRE": _value(cv["metrics"], "MRE"),
-            "CV_R2": _value(cv["metrics"], "R2"),
-            "MEAN_CV_RMSE": _value(cv["mean_metrics"], "RMSE"),
-            "MLR_CV_RMSE": _value(cv["mlr_metrics"], "RMSE")}
-
-
-def beats_mean(cv):
-    """True when the model's CV RMSE is below the training mean's."""
-    return _value(cv["metrics"], "RMSE") < _value(cv["mean_metrics"], "RMSE")
-
-
-def verdict_text(cv, model_name="The model"):
-    """One sentence comparing the model's CV RMSE with the mean's and MLR's."""
-    model, mean, mlr = (_value(cv[key], "RMSE") for key in ("metrics", "mean_metrics",
-                                                            "mlr_metrics"))
-    scheme = SCHEME_TEXT.get(cv["scheme"], cv["scheme"])
-    head = (f"Cross-validated ({scheme}, {cv['folds']} folds, {len(cv['fold'])} samples): "
-            f"{model_name} RMSE {format_number(model)} {UNIT}, predicting the training mean "
-            f"{format_number(mean)}, linear regression on the same factors {format_number(mlr)}.")
-    if not beats_mean(cv):
-        return (f"{model_name} does not beat predicting the mean of the training samples. "
-                + head + " The factors explain little of the content at samples away from the "
-                "training samples, or the network overfits: do not use its map as more than the "
-                "mean; try LOG_TARGET, fewer factors, ENSEMBLE 5 or more samples.", "warning")
-    if not model < mlr:
-        return (head + f" {model_name} beats the mean but not the linear regression: "
-                "the network adds nothing a linear fit would not give.", "warning")
-    return head, "info"
+from ..text import format_number
+from ..workflows.cv_verdict import SCHEME_TEXT, metric_value, verdict_text
+from .figures import predicted_vs_measured
 
 
 def cv_lead_note(report, cv, log_target=False, model_name="The model"):
@@ -78,9 +34,9 @@ def cv_frame(cv, columns=None):
             "N (samples)"]
     frame = {"": rows}
     for name, metrics in columns.items():
-        frame[name] = [_value(metrics, "RMSE"), _value(metrics, "RMSE_fold_sd"),
-                       100.0 * _value(metrics, "MRE"), _value(metrics, "MAE"),
-                       _value(metrics, "R2"), int(_value(metrics, "N"))]
+        frame[name] = [metric_value(metrics, "RMSE"), metric_value(metrics, "RMSE_fold_sd"),
+                       100.0 * metric_value(metrics, "MRE"), metric_value(metrics, "MAE"),
+                       metric_value(metrics, "R2"), int(metric_value(metrics, "N"))]
     return pd.DataFrame(frame)
 
 
@@ -107,12 +63,6 @@ def cv_section(report, cv, samples, log_target=False, columns=None, predictions=
                            "MLR": (observed, np.asarray(cv["mlr_prediction"], dtype=float))}
     report.figure(predicted_vs_measured(sets, title="Out-of-fold predictions"),
                   caption="Out-of-fold prediction vs measured content; the dashed line is 1:1")
-
-
-def log_cv_result(cv, monitor):
-    """Log the CV verdict (a warning when the model does not beat the mean)."""
-    text, kind = verdict_text(cv)
-    (monitor.warning if kind == "warning" else monitor.info)(text)
 
 
 def cv_figure_data(cv):

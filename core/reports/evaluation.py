@@ -1,8 +1,10 @@
 """The evaluatemodel report (HTML, figure JSON) and the writer of its outputs.
 """
 
-from ..evaluation_text import independence_notes
-from .html import HtmlReport, format_number, predicted_vs_measured, write_json, write_table_csv, write_text_atomic
+from ..workflows.evaluation import independence_notes
+from .html import HtmlReport, write_json, write_table_csv, write_text_atomic
+from ..text import format_number
+from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
 from .common import figures_json_path, float_cells, metrics_frame, outlier_text, samples_section, sampling_label
 

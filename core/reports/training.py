@@ -7,7 +7,9 @@ import numpy as np
 
 from .cv import cv_figure_data, cv_lead_note, cv_section
 from .kriging import kriging_section
-from .html import HtmlReport, bar_figure, format_number, predicted_vs_measured
+from .html import HtmlReport
+from ..text import format_number
+from .figures import bar_figure, predicted_vs_measured
 from ..science.metrics import UNIT
 from .common import (SPLIT_LABELS, float_cells, metrics_frame, outlier_text, samples_section, sampling_label,
                      scaled_rmse, target_unit, write_outputs)

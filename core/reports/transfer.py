@@ -4,9 +4,12 @@
 import numpy as np
 import pandas as pd
 
-from .cv_transfer import beta_rows, transfer_cv_figure_data, transfer_cv_section, transfer_lead_notes
+from .cv_transfer import beta_rows, transfer_cv_figure_data, transfer_cv_section
+from ..workflows.transfer_verdict import transfer_lead_notes
 from .kriging import kriging_section
-from .html import HtmlReport, format_number, predicted_vs_measured
+from .html import HtmlReport
+from ..text import format_number
+from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
 from ..workflows.common import sample_ids_of
 from ..workflows.transfer import MODEL_COLUMNS

@@ -10,13 +10,13 @@ import pandas as pd
 
 from ..science.cv import DEFAULT_FOLDS
 from ..science.cv_gabp import cross_validate_gabp, fold_labels, samples_record
-from ..reports.cv import cv_summary, log_cv_result
+from .cv_verdict import cv_summary, log_cv_result
 from ..science.gabp import GABPSettings, train_gabp
-from ..reports.kriging import kriging_record, kriging_summary, log_kriging_result
+from .kriging_record import kriging_record, kriging_summary, log_kriging_result
 from ..model_file import Model
 from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
-from ..reports.html import format_number
+from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_samples
 from .common import members_rmse_of, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
 

@@ -13,13 +13,13 @@ import pandas as pd
 from ..science.cv import DEFAULT_FOLDS
 from ..science.cv_gabp import cv_record, fold_labels, samples_record
 from ..science.cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
-from ..reports.cv_transfer import recommended_model, transfer_cv_summary, transfer_lead_notes
+from .transfer_verdict import recommended_model, transfer_cv_summary, transfer_lead_notes
 from ..science.gabp import GABPSettings, train_gabp
-from ..reports.kriging import kriging_record, kriging_summary, transfer_kriging_record
+from .kriging_record import kriging_record, kriging_summary, transfer_kriging_record
 from ..model_file import Model
 from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
-from ..reports.html import format_number
+from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_transfer_samples
 from ..science.transfer import TransferSettings, outside_source_ranges, source_gabp_settings
 from .common import ELEMENT_SYMBOLS, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots

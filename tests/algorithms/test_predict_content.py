@@ -200,7 +200,7 @@ def test_intervals_aoa_and_exceedance_outputs(run_alg, tmp_path, model_and_facto
 
 
 def test_residual_kriging_adds_the_kriged_surface(run_alg, tmp_path, model_and_factors):
-    from soilmetal.core.reports.kriging import kriging_record
+    from soilmetal.core.workflows.kriging_record import kriging_record
     from soilmetal.core.science.variogram import VariogramModel
     from rasters import wkt
     _, factors, model, stack = model_and_factors

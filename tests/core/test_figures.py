@@ -5,15 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.reports.html import (
-    READABLE_POINTS,
-    correlation_matrix_figure,
-    curves,
-    figure_png,
-    format_number,
-    map_figure,
-    quantity_label,
-)
+from core.reports.html import figure_png
+from core.text import format_number
+from core.reports.figures import READABLE_POINTS, correlation_matrix_figure, curves, map_figure, quantity_label
 from core.statistics_run import run_content_statistics
 from rasters import write_raster
 

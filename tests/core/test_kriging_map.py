@@ -11,7 +11,7 @@ from core.science.cv import baseline_oof
 from core.science.cv_gabp import cv_record, samples_record
 from core.errors import SoilMetalError
 from core.science.kriging import OrdinaryKriging
-from core.reports.kriging import kriging_record
+from core.workflows.kriging_record import kriging_record
 from core.model_file import Model
 from core.monitor import Monitor
 from core.science.network import n_params

@@ -8,7 +8,8 @@ from osgeo import osr
 
 from core.science.cv import baseline_oof
 from core.science.cv_gabp import cv_record, samples_record
-from core.reports.kriging import kriging_record, kriging_section, kriging_summary, sample_metres, stored_record
+from core.reports.kriging import kriging_section
+from core.workflows.kriging_record import kriging_record, kriging_summary, sample_metres, stored_record
 from core.model_file import Model, load_model, save_model
 from core.science.network import n_params
 from core.reports.html import HtmlReport
@@ -130,7 +131,7 @@ def test_geographic_samples_are_kriged_in_metres():
 
 
 def test_transfer_with_few_target_samples_borrows_the_source_variogram():
-    from core.reports.kriging import transfer_kriging_record
+    from core.workflows.kriging_record import transfer_kriging_record
     source = model_with_cv(n=120)
     source.cv["kriging"] = kriging_record(source)[0]
     assert source.cv["kriging"]["structure"]

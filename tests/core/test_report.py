@@ -12,16 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.reports.html import (
-    HtmlReport,
+from core.reports.html import HtmlReport, write_json, write_table_csv
+from core.text import format_number
+from core.reports.figures import (
     bar_figure,
     correlation_matrix_figure,
     curves,
-    format_number,
     histogram_figure,
     predicted_vs_measured,
-    write_json,
-    write_table_csv,
 )
 
 MAIN = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,7 +146,7 @@ def test_bar_figure_values():
 def test_figures_leave_matplotlib_backend_alone():
     # QGIS or another plugin may use pyplot with its own backend: a report must not switch it.
     code = ("import matplotlib; before = matplotlib.rcParams._get_backend_or_none(); "
-            "from core.report import bar_figure, HtmlReport; "
+            "from core.reports.figures import bar_figure; from core.reports.html import HtmlReport; "
             "HtmlReport('t').figure(bar_figure(['a'], [1.0])); "
             "after = matplotlib.rcParams._get_backend_or_none(); "
             "assert after == before, (before, after)")
@@ -158,7 +156,7 @@ def test_figures_leave_matplotlib_backend_alone():
 
 
 def test_figures_do_not_import_pyplot():
-    code = ("import sys; from core.report import bar_figure, HtmlReport; "
+    code = ("import sys; from core.reports.figures import bar_figure; from core.reports.html import HtmlReport; "
             "HtmlReport('t').figure(bar_figure(['a'], [1.0])); "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
     completed = subprocess.run([sys.executable, "-c", code], cwd=MAIN, capture_output=True,
