@@ -102,13 +102,11 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         if algorithm is None:
             return None
         known, unknown = self._child_values(child, parameters)
-        checks = [getattr(algorithm, name, None) for name in
-                  ("_repeated_strings", "_out_of_range", "_unreadable_inputs")]
+        inputs = getattr(algorithm, "input_problem", None)
         outputs = getattr(algorithm, "_unwritable_outputs", None)
-        for check in [c for c in checks if c] + ([lambda p: outputs(p, context)] if outputs else []):
-            message = check(known)
-            if message:
-                return message
+        message = (inputs(known) if inputs else None) or (outputs(known, context) if outputs else None)
+        if message:
+            return message
         for name, value in known.items():
             definition = algorithm.parameterDefinition(name)
             if not definition.isDestination() and not definition.checkValueIsAcceptable(value, context):

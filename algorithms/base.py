@@ -3,35 +3,25 @@ conversions between Processing parameters and the plain values core/ works with.
 
 import json
 import os
-import re
 import sys
 import threading
 
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem,
-                       QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback, QgsProcessingUtils,
-                       QgsProcessingOutputLayerDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProperty, QgsRasterLayer, QgsWkbTypes)
+from qgis.core import (QgsApplication, QgsProcessingAlgorithm, QgsProcessingContext,
+                       QgsProcessingException, QgsProcessingFeedback, QgsProcessingUtils,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingParameterFileDestination,
+                       QgsProperty, QgsRasterLayer)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from .compat import (FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER,
-                     PARAMETER_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR_POINT, pick)
+from .compat import PARAMETER_ADVANCED, pick
 from .help_render import (first_sentence, help_url, parameter_help, render_html, render_text,
                           rich_help_wanted, search_tags)
+from .parameter_checks import destinations, input_problem, unwritable_outputs
 from ..core.errors import Cancelled, SoilMetalError
 from ..core.model_file import load_model
 from ..core.monitor import Monitor, cancel_on_signals
-from ..core.science.outliers import LABELS as OUTLIER_LABELS
-from ..core.science.outliers import METHODS as OUTLIER_METHODS
-from ..core.outputs import OutputTransaction, check_destination
-from ..core.raster_io import unreadable_raster
-from ..core.guards import check_unique_names
-from ..core.sampling import (SAMPLING_LABELS, SAMPLING_METHODS, FactorSource, PointSet,
-                             parse_factor_names)
+from ..core.outputs import OutputTransaction
+from ..core.sampling import FactorSource
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_DIR = os.path.join(PLUGIN_DIR, "help")
@@ -42,9 +32,6 @@ GROUPS = {
     "modelling": ("modelling", "Modelling"),
     "mapping": ("mappingandreporting", "Mapping and reporting"),
 }
-
-# Attribute fields taken as the sample identifier, in order of preference.
-ID_FIELD_CANDIDATES = ("sample_id", "SAMPLE_ID", "id", "ID", "Id", "name", "NAME")
 
 
 def load_help(algorithm_id):
@@ -57,11 +44,6 @@ def load_help(algorithm_id):
             return json.load(handle)
     except (OSError, ValueError):
         return {}
-
-
-def _plain(number):
-    """A range bound as people write it: 100000, 2147483647, 0.9, 1e-09."""
-    return str(int(number)) if number == int(number) and abs(number) < 1e15 else f"{number:g}"
 
 
 class _TransactionFeedback(QgsProcessingFeedback):
@@ -111,14 +93,6 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     GROUP = "factors"
     # Parameters holding a soilmetal model file: checked before the run starts.
     MODEL_PARAMETERS = ()
-
-    # Parameters of every algorithm that reads soil samples at factor rasters.
-    POINTS = "POINTS"
-    FIELD = "FIELD"
-    FACTORS = "FACTORS"
-    SAMPLING = "SAMPLING"
-    OUTLIERS = "OUTLIERS"
-    OUTLIERS_THRESHOLD = "OUTLIERS_THRESHOLD"
 
     def name(self):
         """Fixed, lowercase id (never translated)."""
@@ -201,8 +175,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters, context):
         """Before the run: unreadable raster inputs, model files, and output paths that cannot be
         written (folder missing and not creatable, read-only, wrong extension, used twice)."""
-        message = (self._repeated_strings(parameters) or self._out_of_range(parameters)
-                   or self._unreadable_inputs(parameters))
+        message = self.input_problem(parameters)
         if message:
             return False, message
         for name in self.MODEL_PARAMETERS:
@@ -218,101 +191,14 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
             return False, message
         return True, ""
 
-    def _repeated_strings(self, parameters):
-        """A message for a text parameter given more than once (qgis_process turns KEY=a KEY=b
-        into a list, which would otherwise be read as empty: 'all factors')."""
-        for parameter in self.parameterDefinitions():
-            value = parameters.get(parameter.name())
-            if parameter.type() == "string" and isinstance(value, (list, tuple)):
-                return self.tr(f"{parameter.name()} was given {len(value)} times. Give it once, with "
-                               f"the values comma-separated: {parameter.name()}="
-                               f"{','.join(str(v) for v in value)}")
-        return None
-
-    def _out_of_range(self, parameters):
-        """A message, with the allowed range, for a number parameter outside its range or not a
-        number (QGIS 3.22 says only 'Incorrect parameter value')."""
-        for parameter in self.parameterDefinitions():
-            value = parameters.get(parameter.name())
-            if parameter.type() != "number" or value is None or isinstance(value, bool):
-                continue
-            if isinstance(value, str):
-                if not value.strip():
-                    continue
-                try:
-                    number = float(value)
-                except ValueError:
-                    number = None
-            elif isinstance(value, (int, float)):
-                number = float(value)
-            else:
-                continue  # an expression or model input: QGIS evaluates it
-            integer = parameter.dataType() == NUMBER_INTEGER
-            low, high = parameter.minimum(), parameter.maximum()
-            bounds = [f"at least {_plain(low)}" if low > -1e300 else "",
-                      f"at most {_plain(high)}" if high < 1e300 else ""]
-            allowed = (f"a {'whole number' if integer else 'number'}"
-                       + (f" from {_plain(low)} to {_plain(high)}" if all(bounds) else
-                          f" {' '.join(b for b in bounds if b)}" if any(bounds) else ""))
-            if number is None or number != number or abs(number) == float("inf") or \
-                    (integer and number != int(number)) or number < low or number > high:
-                return self.tr(f"{parameter.name()} ({parameter.description()}): '{value}' is not "
-                               f"allowed; give {allowed}.")
-        return None
-
-    def _unreadable_inputs(self, parameters):
-        """A message for the first raster input file that is missing, empty or not a raster."""
-        for parameter in self.parameterDefinitions():
-            if parameter.type() not in ("raster", "multilayer"):
-                continue
-            if parameter.type() == "multilayer" and parameter.layerType() != SOURCE_RASTER:
-                continue
-            value = parameters.get(parameter.name())
-            values = value if isinstance(value, (list, tuple)) else [value]
-            for item in values:
-                if not isinstance(item, str) or not item.strip():
-                    continue
-                path = item.split("|")[0]
-                # Only what looks like a file path: layer ids and names are QGIS's to resolve.
-                if os.sep not in path and not os.path.exists(path):
-                    continue
-                problem = unreadable_raster(path)
-                if problem:
-                    return self.tr(f"{parameter.name()}: {problem}")
-        return None
-
-    def _destinations(self, parameters, context):
-        """(parameter, final path) of every destination the run will write."""
-        found = []
-        for parameter in self.destinationParameterDefinitions():
-            value = parameters.get(parameter.name())
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            path = self.parameterAsFileOutput(parameters, parameter.name(), context)
-            if path:
-                found.append((parameter, path))
-        return found
+    def input_problem(self, parameters):
+        """The first problem of the input values (text given twice, number out of range,
+        unreadable raster file) as a message, or None."""
+        return input_problem(self, parameters)
 
     def _unwritable_outputs(self, parameters, context):
         """A message for the first output path that cannot be written, or None."""
-        seen = {}
-        for parameter, path in self._destinations(parameters, context):
-            if parameter.type() == "rasterDestination":
-                extensions, kind = (".tif", ".tiff"), "a GeoTIFF"
-            else:
-                extensions = tuple(sorted({e.lower() for e in
-                                           re.findall(r"\*(\.[A-Za-z0-9]+)", parameter.fileFilter())}))
-                label = parameter.fileFilter().split("(")[0].strip() or "file"
-                kind = "a " + (label[:-1] if label.endswith("files") else label)
-            problem = check_destination(parameter.name(), path, extensions, kind)
-            if problem:
-                return self.tr(problem)
-            final = os.path.abspath(path)
-            if final in seen:
-                return self.tr(f"{parameter.name()} and {seen[final]} are the same file '{path}'. "
-                               "Give each output its own file name.")
-            seen[final] = parameter.name()
-        return None
+        return unwritable_outputs(self, parameters, context)
 
     def add_optional_file_output(self, name, label, file_filter):
         """Declare an optional file destination (report, table): written only when asked for.
@@ -365,7 +251,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         A layer Processing loads when the run is done is registered under its final path here
         (as parameterAsOutputLayer would), so styling (outputs.final_path) finds it."""
         staged = dict(parameters)
-        for parameter, path in self._destinations(parameters, context):
+        for parameter, path in destinations(self, parameters, context):
             temporary = transaction.stage(path)
             value = parameters[parameter.name()]
             if isinstance(value, QgsProcessingOutputLayerDefinition):
@@ -409,41 +295,6 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
 
     # ---- conversions shared by the algorithms -------------------------------------------
 
-    def add_sample_inputs(self, points_label="Sample points", factors_label="Factor rasters"):
-        """Declare POINTS (point layer), FIELD (its numeric field) and FACTORS (rasters)."""
-        self.add_parameter(QgsProcessingParameterFeatureSource(
-            self.POINTS, self.tr(points_label), [SOURCE_VECTOR_POINT]))
-        self.add_parameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Measured content field (mg/kg)"), parentLayerParameterName=self.POINTS,
-            type=FIELD_NUMERIC))
-        self.add_parameter(QgsProcessingParameterMultipleLayers(
-            self.FACTORS, self.tr(factors_label), SOURCE_RASTER))
-
-    def add_sample_options(self):
-        """Declare the advanced SAMPLING, OUTLIERS and OUTLIERS_THRESHOLD parameters."""
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.SAMPLING, self.tr("Factor value at a point"),
-            options=[self.tr(label) for label in SAMPLING_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.OUTLIERS, self.tr("Remove outlying measured values"),
-            options=[self.tr(label) for label in OUTLIER_LABELS], defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.OUTLIERS_THRESHOLD, self.tr("Outlier threshold (IQR k or |z|)"),
-            NUMBER_DOUBLE, optional=True, minValue=0.0, maxValue=100.0),
-            advanced=True)
-
-    def sample_options(self, parameters, context):
-        """(sampling method, outlier method, outlier threshold or None) from the sample options."""
-        return (SAMPLING_METHODS[self.parameterAsEnum(parameters, self.SAMPLING, context)],
-                OUTLIER_METHODS[self.parameterAsEnum(parameters, self.OUTLIERS, context)],
-                self.optional_number(parameters, self.OUTLIERS_THRESHOLD, context))
-
-    def factor_names(self, parameters, name, context):
-        """A comma-separated list of factor names; a name given twice is an error."""
-        names = parse_factor_names(self.parameterAsString(parameters, name, context))
-        check_unique_names(names, name)
-        return names
-
     def optional_number(self, parameters, name, context):
         """An optional number parameter, None when left empty."""
         value = parameters.get(name)
@@ -460,28 +311,23 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         return Monitor(progress=feedback.setProgress, is_cancelled=feedback.isCanceled,
                        info=feedback.pushInfo, warning=warn)
 
-    def _is_feature_id(self, parameters, name, context, index):
-        """True when field `index` of a point layer is its provider's primary key (GeoPackage fid)."""
-        layer = self.parameterAsVectorLayer(parameters, name, context)
-        if layer is None:
-            return True  # a name 'fid' that cannot be checked: a measured field is never called so
-        return index in layer.primaryKeyAttributes()
+    def _not_gdal_raster(self, name, layer):
+        """The error for a layer that is not a raster file GDAL reads (a WMS, a memory layer)."""
+        return QgsProcessingException(self.tr(
+            "{name}: layer '{layer}' is not a raster file GDAL can read; save it as GeoTIFF "
+            "first.").format(name=name, layer=layer.name()))
 
     def factor_sources(self, parameters, name, context):
         """The rasters of a multiple-layer parameter as FactorSource(path, layer name) items."""
         layers = self.parameterAsLayerList(parameters, name, context)
         if not layers:
             raise QgsProcessingException(self.tr(
-                f"{name}: no raster given. Choose one or more factor rasters (from 'Spectral indices' "
-                "and 'Terrain factors')."))
-        sources = []
+                "{name}: no raster given. Choose one or more factor rasters (from 'Spectral "
+                "indices' and 'Terrain factors').").format(name=name))
         for layer in layers:
             if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
-                raise QgsProcessingException(self.tr(
-                    f"{name}: layer '{layer.name()}' is not a raster file GDAL can read; save it as "
-                    "GeoTIFF first."))
-            sources.append(FactorSource(path=layer.source(), layer_name=layer.name()))
-        return sources
+                raise self._not_gdal_raster(name, layer)
+        return [FactorSource(path=layer.source(), layer_name=layer.name()) for layer in layers]
 
     def raster_path(self, parameters, name, context):
         """File path of a single raster parameter, or None when it is optional and empty."""
@@ -489,60 +335,5 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         if layer is None:
             return None
         if layer.providerType() != "gdal":
-            raise QgsProcessingException(self.tr(
-                f"{name}: layer '{layer.name()}' is not a raster file GDAL can read; save it as GeoTIFF first."))
+            raise self._not_gdal_raster(name, layer)
         return layer.source()
-
-    def read_points(self, parameters, points_name, field_name, context):
-        """The point features of a source as a PointSet: ids, coordinates, CRS and the numeric field."""
-        source = self.parameterAsSource(parameters, points_name, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, points_name))
-        field = self.parameterAsString(parameters, field_name, context)
-        fields = source.fields()
-        index = fields.lookupField(field)
-        if index < 0:
-            available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
-            raise QgsProcessingException(self.tr(
-                f"{field_name}: the points have no field '{field}'. Numeric fields available: {available}."))
-        if field.lower() == "fid" and \
-                self._is_feature_id(parameters, points_name, context, index):
-            available = ", ".join(f.name() for f in fields if f.isNumeric() and f.name().lower() != "fid")
-            raise QgsProcessingException(self.tr(
-                f"{field_name}: '{field}' is the layer's feature id, not a measurement. Choose the field "
-                f"that holds the measured content in mg/kg (numeric fields: {available or 'none'})."))
-        if not fields.at(index).isNumeric():
-            available = ", ".join(f.name() for f in fields if f.isNumeric()) or "none"
-            raise QgsProcessingException(self.tr(
-                f"{field_name}: field '{field}' is of type {fields.at(index).typeName()}, not numeric. "
-                f"Choose the field that holds the measured content in mg/kg (numeric fields: {available}), "
-                "or convert it with the Field calculator (to_real)."))
-        id_index = next((fields.lookupField(n) for n in ID_FIELD_CANDIDATES if fields.lookupField(n) >= 0), -1)
-        ids, xs, ys, values = [], [], [], []
-        for feature in source.getFeatures():
-            geometry = feature.geometry()
-            if geometry is None or geometry.isEmpty():
-                continue
-            if QgsWkbTypes.geometryType(geometry.wkbType()) != GEOMETRY_POINT:
-                raise QgsProcessingException(self.tr(
-                    f"{points_name}: the layer must hold points (sample locations), not "
-                    f"{QgsWkbTypes.displayString(geometry.wkbType())}."))
-            if geometry.isMultipart():
-                parts = geometry.asMultiPoint()
-                if len(parts) != 1:
-                    raise QgsProcessingException(self.tr(
-                        f"{points_name}: feature {feature.id()} is a MultiPoint of {len(parts)} points, "
-                        "so it has no single location. Split it with 'Multipart to singleparts' (each "
-                        "point then carries the feature's value), or keep one point per sample."))
-                point = parts[0]
-            else:
-                point = geometry.asPoint()
-            ids.append(str(feature[id_index]) if id_index >= 0 else str(feature.id()))
-            xs.append(point.x())
-            ys.append(point.y())
-            value = feature[index]
-            values.append(float(value) if value is not None and value == value and
-                          not (hasattr(value, "isNull") and value.isNull()) else float("nan"))
-        crs = source.sourceCrs()
-        return PointSet(ids=ids, x=xs, y=ys, values=values, field=field,
-                        crs_wkt=crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL) if crs.isValid() else "")

@@ -5,12 +5,13 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterString)
 
 from ..core.errors import SoilMetalError
-from ..core.selection_report import (SelectionSettings, no_selection_message, run_selection,
-                                     write_selection_outputs)
+from ..core.reports.selection import write_selection_outputs
+from ..core.workflows.selection import SelectionSettings, no_selection_message, run_selection
 from .compat import NUMBER_DOUBLE
-from .base import SoilMetalAlgorithm
+from .samples import SampleAlgorithm
 
-class SelectFactorsAlgorithm(SoilMetalAlgorithm):
+
+class SelectFactorsAlgorithm(SampleAlgorithm):
     """Chooses the factors for a GA-BP model: |r| threshold, then iterative VIF screening."""
 
     ALGORITHM_ID = "selectfactors"
@@ -21,10 +22,9 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
     MAX_VIF = "MAX_VIF"
     ALWAYS_INCLUDE = "ALWAYS_INCLUDE"
     ALLOW_EMPTY = "ALLOW_EMPTY"
-    OUTPUT_TABLE = "OUTPUT_TABLE"
-    OUTPUT_REPORT = "OUTPUT_REPORT"
     SELECTED = "SELECTED"
     N_SAMPLES = "N_SAMPLES"
+    FILE_OUTPUTS = ("OUTPUT_TABLE", "OUTPUT_REPORT")
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
@@ -42,34 +42,23 @@ class SelectFactorsAlgorithm(SoilMetalAlgorithm):
             self.ALLOW_EMPTY, self.tr("Succeed when no factor is selected"), defaultValue=False),
             advanced=True)
         self.add_sample_options()
-        self.add_optional_file_output(self.OUTPUT_TABLE, "Factor table", "CSV files (*.csv)")
-        self.add_optional_file_output(self.OUTPUT_REPORT, "Selection report", "HTML files (*.html)")
+        self.add_report_and_table("Selection report", "Factor table", table_first=True)
         self.addOutput(QgsProcessingOutputString(self.SELECTED, self.tr("Selected factors")))
         self.addOutput(QgsProcessingOutputNumber(self.N_SAMPLES, self.tr("Samples used")))
 
     def execute(self, parameters, context, feedback):
         """Sample the factors, screen them, write the table and report."""
-        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
-        sources = self.factor_sources(parameters, self.FACTORS, context)
-        sampling, outliers, threshold = self.sample_options(parameters, context)
-        settings = SelectionSettings(
-            field=points.field,
-            min_abs_r=self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
-            max_vif=self.parameterAsDouble(parameters, self.MAX_VIF, context),
-            always_include=self.factor_names(parameters, self.ALWAYS_INCLUDE, context),
-            sampling=sampling, outliers=outliers, outlier_threshold=threshold,
-            rasters=[source.path for source in sources])
-        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
-        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-        run = run_selection(points, sources, settings, self.monitor(feedback))
-        if not run.result.selected and not self.parameterAsBoolean(parameters, self.ALLOW_EMPTY, context):
-            raise SoilMetalError(no_selection_message(run.result.table, settings.min_abs_r))
-        write_selection_outputs(run, table_path, report_path)
-        feedback.pushInfo(self.tr(f"Selected factors: {run.result.selected_string or 'none'}"))
-        results = {self.SELECTED: run.result.selected_string,
-                   self.N_SAMPLES: int(run.result.n_samples)}
-        if table_path:
-            results[self.OUTPUT_TABLE] = table_path
-        if report_path:
-            results[self.OUTPUT_REPORT] = report_path
+
+        def select(samples, monitor):
+            settings = SelectionSettings(
+                min_abs_r=self.parameterAsDouble(parameters, self.MIN_ABS_R, context),
+                max_vif=self.parameterAsDouble(parameters, self.MAX_VIF, context),
+                always_include=self.factor_names(parameters, self.ALWAYS_INCLUDE, context))
+            run = run_selection(samples, settings, monitor)
+            if not run.result.selected and not self.parameterAsBoolean(parameters, self.ALLOW_EMPTY, context):
+                raise SoilMetalError(no_selection_message(run.result.table, settings.min_abs_r))
+            return run
+
+        results = self.run_on_samples(parameters, context, feedback, select, write_selection_outputs)
+        feedback.pushInfo(self.tr("Selected factors: {}").format(results[self.SELECTED] or "none"))
         return results

@@ -3,25 +3,21 @@
 import numpy as np
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.science.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
-from ..core.science.cv_gabp import scheme_from_index
-from ..core.science.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
-from ..core.guards import MAX_SEED, check_factors_vary, check_training_samples
+from ..core.guards import check_factors_vary, check_training_samples
 from ..core.reports.training import write_training_outputs
-from ..core.science.splits import split_samples
-from ..core.workflows.training import run_training
+from ..core.science.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
 from ..core.science.network import n_params
-from ..core.sampling import prepare_samples
+from ..core.science.splits import split_samples
 from ..core.sensors import factor_sensor
-from .base import SoilMetalAlgorithm
+from ..core.workflows.training import run_training
+from .samples import NetworkTrainingAlgorithm
 
 
-class TrainGaBpAlgorithm(SoilMetalAlgorithm):
+class TrainGaBpAlgorithm(NetworkTrainingAlgorithm):
     """Trains a GA-BP model on sample points and factor rasters, with a held-out validation."""
 
     ALGORITHM_ID = "traingabp"
@@ -36,16 +32,10 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
     MUTATION = "MUTATION"
     EPOCHS = "EPOCHS"
     VALIDATION_FRACTION = "VALIDATION_FRACTION"
-    ENSEMBLE = "ENSEMBLE"
-    SEED = "SEED"
     GOAL = "GOAL"
     LOG_TARGET = "LOG_TARGET"
     ALLOW_FEW_SAMPLES = "ALLOW_FEW_SAMPLES"
-    CV = "CV"
-    FOLDS = "FOLDS"
-    OUTPUT_MODEL = "OUTPUT_MODEL"
-    OUTPUT_REPORT = "OUTPUT_REPORT"
-    OUTPUT_TABLE = "OUTPUT_TABLE"
+    FILE_OUTPUTS = ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_TABLE")
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
@@ -74,31 +64,20 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterNumber(
             self.VALIDATION_FRACTION, self.tr("Share of samples held out for validation"), double,
             defaultValue=0.2, minValue=0.0, maxValue=0.9))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
-            maxValue=100))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0,
-            maxValue=MAX_SEED))
+        self.add_ensemble_and_seed()
         self.add_parameter(QgsProcessingParameterNumber(
             self.GOAL, self.tr("LM goal (share of variance left unexplained)"), double,
             defaultValue=DEFAULT_GOAL, minValue=0.0, maxValue=1.0), advanced=True)
         self.add_parameter(QgsProcessingParameterBoolean(
             self.LOG_TARGET, self.tr("Model log(content)"), defaultValue=False), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.CV, self.tr("Cross-validation"), options=[self.tr(label) for label in SCHEME_LABELS],
-            defaultValue=DEFAULT_SCHEME))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.FOLDS, self.tr("Cross-validation folds"), integer, defaultValue=DEFAULT_FOLDS,
-            minValue=2, maxValue=1000), advanced=True)
+        self.add_cross_validation("Cross-validation")
         self.add_parameter(QgsProcessingParameterBoolean(
             self.ALLOW_FEW_SAMPLES, self.tr("Train on fewer samples than the weights warrant (not recommended)"),
             defaultValue=False), advanced=True)
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), fileFilter="Model files (*.json)"))
-        self.add_optional_file_output(self.OUTPUT_REPORT, "Training report", "HTML files (*.html)")
-        self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
+        self.add_report_and_table("Training report", "Per-sample results")
         for name, label in (("RMSE", "Validation RMSE (mg/kg)"), ("MRE", "Validation MRE"),
                             ("R2", "Validation R2"), ("MAE", "Validation MAE (mg/kg)"),
                             ("N_TRAIN", "Training samples"), ("N_VALIDATION", "Validation samples"),
@@ -118,9 +97,8 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
                                self.parameterAsBoolean(parameters, self.ALLOW_FEW_SAMPLES, context),
                                monitor.warning)
 
-    def execute(self, parameters, context, feedback):
-        """Sample the factors, hold out the validation samples, train, write the outputs."""
-        monitor = self.monitor(feedback)
+    def gabp_settings(self, parameters, context):
+        """The GA-BP settings of the run, validated."""
         settings = GABPSettings(
             hidden=self.parameterAsInt(parameters, self.HIDDEN, context),
             population=self.parameterAsInt(parameters, self.POPULATION, context),
@@ -133,33 +111,21 @@ class TrainGaBpAlgorithm(SoilMetalAlgorithm):
             seed=self.parameterAsInt(parameters, self.SEED, context),
             log_target=self.parameterAsBoolean(parameters, self.LOG_TARGET, context))
         settings.validate()
-        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
-        sources = self.factor_sources(parameters, self.FACTORS, context)
-        names = self.factor_names(parameters, self.FACTOR_NAMES, context)
-        sampling, outliers, threshold = self.sample_options(parameters, context)
-        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
+        return settings
 
-        prepared = prepare_samples(points, sources, names or None, sampling, outliers, threshold,
-                                   MIN_TRAINING_SAMPLES, monitor)
-        self.check_trainable(prepared, settings, parameters, context, monitor)
-        monitor.set_progress(5)
-        run = run_training(prepared, settings,
-                           self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
-                           monitor.child(5, 95), field=points.field, n_points=len(points),
-                           sampling=sampling, outlier_threshold=threshold,
-                           cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
-                           folds=self.parameterAsInt(parameters, self.FOLDS, context),
-                           crs_wkt=points.crs_wkt)
-        run.model.sensor = factor_sensor(sources)
-        figures = write_training_outputs(run, model_path, report_path, table_path)
-        if figures:
-            feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))
-        monitor.set_progress(100)
-        results = {self.OUTPUT_MODEL: model_path, **run.summary}
-        if report_path:
-            results[self.OUTPUT_REPORT] = report_path
-        if table_path:
-            results[self.OUTPUT_TABLE] = table_path
-        return results
+    def execute(self, parameters, context, feedback):
+        """Sample the factors, hold out the validation samples, train, write the outputs."""
+        settings = self.gabp_settings(parameters, context)
+        fraction = self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context)
+
+        def train(samples, monitor):
+            names = self.factor_names(parameters, self.FACTOR_NAMES, context)
+            prepared = samples.prepare(names or None, MIN_TRAINING_SAMPLES, monitor)
+            self.check_trainable(prepared, settings, parameters, context, monitor)
+            monitor.set_progress(5)
+            run = run_training(prepared, settings, fraction, monitor.child(5, 95),
+                               **self.cross_validation(parameters, context), **samples.run_fields())
+            run.model.sensor = factor_sensor(samples.sources)
+            return run
+
+        return self.run_on_samples(parameters, context, feedback, train, write_training_outputs)

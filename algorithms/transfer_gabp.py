@@ -6,17 +6,10 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.science.cv import DEFAULT_FOLDS, DEFAULT_SCHEME, SCHEME_LABELS
-from ..core.science.cv_gabp import scheme_from_index
 from ..core.errors import SoilMetalError
-from ..core.science.gabp import MIN_TRAINING_SAMPLES
-from ..core.guards import MAX_SEED
 from ..core.model_file import file_sha256, load_model
 from ..core.reports.transfer import write_transfer_outputs
-from ..core.workflows.common import check_model_factors
-from ..core.workflows.transfer import run_transfer
-from ..core.sampling import prepare_samples
-from ..core.sensors import factor_sensor
+from ..core.science.gabp import MIN_TRAINING_SAMPLES
 from ..core.science.transfer import (
     DEFAULT_OUTPUT_ANCHOR,
     DEFAULT_PENALTY,
@@ -24,13 +17,16 @@ from ..core.science.transfer import (
     TransferSettings,
     parse_beta_grid,
 )
-from .base import SoilMetalAlgorithm
+from ..core.sensors import factor_sensor
+from ..core.workflows.common import check_model_factors
+from ..core.workflows.transfer import run_transfer
+from .samples import NetworkTrainingAlgorithm
 
 METHOD_LABELS = ("Gradient descent (the paper)", "Levenberg-Marquardt")
 assert len(METHOD_LABELS) == len(TRANSFER_METHODS)
 
 
-class TransferGaBpAlgorithm(SoilMetalAlgorithm):
+class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
     """Transfers a GA-BP model to target samples and compares it with GA-BP from scratch."""
 
     ALGORITHM_ID = "transfergabp"
@@ -44,18 +40,12 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
     BETA_GRID = "BETA_GRID"
     LEARNING_RATE = "LEARNING_RATE"
     EPOCHS = "EPOCHS"
-    ENSEMBLE = "ENSEMBLE"
-    SEED = "SEED"
     PENALTY = "PENALTY"
     OUTPUT_ANCHOR = "OUTPUT_ANCHOR"
     METHOD = "METHOD"
-    CV = "CV"
-    FOLDS = "FOLDS"
-    OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_BASELINE_MODEL = "OUTPUT_BASELINE_MODEL"
-    OUTPUT_REPORT = "OUTPUT_REPORT"
-    OUTPUT_TABLE = "OUTPUT_TABLE"
     VERDICT = "VERDICT"
+    FILE_OUTPUTS = ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_TABLE", OUTPUT_BASELINE_MODEL)
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
@@ -76,12 +66,7 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterNumber(
             self.EPOCHS, self.tr("Retraining epochs (maximum)"), integer, defaultValue=500, minValue=0,
             maxValue=1000000))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.ENSEMBLE, self.tr("Networks in the ensemble"), integer, defaultValue=1, minValue=1,
-            maxValue=100))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), integer, defaultValue=0, minValue=0,
-            maxValue=MAX_SEED))
+        self.add_ensemble_and_seed()
         self.add_parameter(QgsProcessingParameterNumber(
             self.PENALTY, self.tr("Penalty keeping W_T near beta * W_S"), double,
             defaultValue=DEFAULT_PENALTY, minValue=0.0, maxValue=1e6), advanced=True)
@@ -91,19 +76,13 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterEnum(
             self.METHOD, self.tr("Optimiser"), options=[self.tr(label) for label in METHOD_LABELS],
             defaultValue=0), advanced=True)
-        self.add_parameter(QgsProcessingParameterEnum(
-            self.CV, self.tr("Cross-validation on all target samples"),
-            options=[self.tr(label) for label in SCHEME_LABELS], defaultValue=DEFAULT_SCHEME))
-        self.add_parameter(QgsProcessingParameterNumber(
-            self.FOLDS, self.tr("Cross-validation folds"), integer, defaultValue=DEFAULT_FOLDS,
-            minValue=2, maxValue=1000), advanced=True)
+        self.add_cross_validation("Cross-validation on all target samples")
         self.add_sample_options()
         self.add_parameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Transferred model file"), fileFilter="Model files (*.json)"))
         self.add_optional_file_output(self.OUTPUT_BASELINE_MODEL, "GA-BP from scratch model file",
                                       "Model files (*.json)")
-        self.add_optional_file_output(self.OUTPUT_REPORT, "Transfer report", "HTML files (*.html)")
-        self.add_optional_file_output(self.OUTPUT_TABLE, "Per-sample results", "CSV files (*.csv)")
+        self.add_report_and_table("Transfer report", "Per-sample results")
         for name, label in (("RMSE", "Tr-GA-BP validation RMSE (mg/kg)"),
                             ("MRE", "Tr-GA-BP validation MRE"), ("R2", "Tr-GA-BP validation R2"),
                             ("MAE", "Tr-GA-BP validation MAE (mg/kg)"),
@@ -133,12 +112,8 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             return False, str(error)
         return super().checkParameterValues(parameters, context)
 
-    def execute(self, parameters, context, feedback):
-        """Sample the target factors, transfer, train the baseline, write the outputs."""
-        monitor = self.monitor(feedback)
-        source_path = self.parameterAsFile(parameters, self.SOURCE_MODEL, context)
-        source = load_model(source_path)
-        seed = self.parameterAsInt(parameters, self.SEED, context)
+    def transfer_settings(self, parameters, context):
+        """The Tr-GA-BP settings of the run, validated."""
         settings = TransferSettings(
             beta_grid=parse_beta_grid(self.parameterAsString(parameters, self.BETA_GRID, context)),
             learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
@@ -146,38 +121,28 @@ class TransferGaBpAlgorithm(SoilMetalAlgorithm):
             penalty=self.parameterAsDouble(parameters, self.PENALTY, context),
             output_anchor=self.parameterAsDouble(parameters, self.OUTPUT_ANCHOR, context),
             method=TRANSFER_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
-            seed=seed)
+            seed=self.parameterAsInt(parameters, self.SEED, context))
         settings.validate()
-        points = self.read_points(parameters, self.POINTS, self.FIELD, context)
-        sources = self.factor_sources(parameters, self.FACTORS, context)
-        check_model_factors(source, sources, "The source model")
-        sampling, outliers, threshold = self.sample_options(parameters, context)
-        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        baseline_path = self.parameterAsFileOutput(
-            parameters, self.OUTPUT_BASELINE_MODEL, context) or None
-        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-        table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
+        return settings
 
-        prepared = prepare_samples(points, sources, source.factor_names, sampling, outliers,
-                                   threshold, MIN_TRAINING_SAMPLES, monitor)
-        monitor.set_progress(5)
-        run = run_transfer(
-            source, source_path, prepared, settings,
-            train_samples=self.parameterAsInt(parameters, self.TRAIN_SAMPLES, context),
-            validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
-            ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
-            monitor=monitor.child(5, 95), field=points.field, n_points=len(points),
-            sampling=sampling, outlier_threshold=threshold, source_sha256=file_sha256(source_path),
-            cv=scheme_from_index(self.parameterAsEnum(parameters, self.CV, context)),
-            folds=self.parameterAsInt(parameters, self.FOLDS, context), crs_wkt=points.crs_wkt)
-        run.model.sensor = run.baseline.sensor = factor_sensor(sources)
-        figures = write_transfer_outputs(run, model_path, report_path, table_path, baseline_path)
-        if figures:
-            feedback.pushInfo(self.tr(f"Figure data for scripts: {figures}"))
-        monitor.set_progress(100)
-        results = {self.OUTPUT_MODEL: model_path, **run.summary}
-        for name, path in ((self.OUTPUT_BASELINE_MODEL, baseline_path),
-                           (self.OUTPUT_REPORT, report_path), (self.OUTPUT_TABLE, table_path)):
-            if path:
-                results[name] = path
-        return results
+    def execute(self, parameters, context, feedback):
+        """Sample the target factors, transfer, train the baseline, write the outputs."""
+        source_path = self.parameterAsFile(parameters, self.SOURCE_MODEL, context)
+        source = load_model(source_path)
+        settings = self.transfer_settings(parameters, context)
+
+        def transfer(samples, monitor):
+            check_model_factors(source, samples.sources, "The source model")
+            prepared = samples.prepare(source.factor_names, MIN_TRAINING_SAMPLES, monitor)
+            monitor.set_progress(5)
+            run = run_transfer(
+                source, source_path, prepared, settings,
+                train_samples=self.parameterAsInt(parameters, self.TRAIN_SAMPLES, context),
+                validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
+                ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
+                monitor=monitor.child(5, 95), source_sha256=file_sha256(source_path),
+                **self.cross_validation(parameters, context), **samples.run_fields())
+            run.model.sensor = run.baseline.sensor = factor_sensor(samples.sources)
+            return run
+
+        return self.run_on_samples(parameters, context, feedback, transfer, write_transfer_outputs)

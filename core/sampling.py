@@ -2,6 +2,7 @@
 pixel that holds them (or bilinear, or the 3 x 3 mean, since a field sample is a 30 m composite)."""
 
 from dataclasses import dataclass, field
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
@@ -93,17 +94,25 @@ def catalogue_factors(sources):
     return catalogue
 
 
+def check_factors_found(names, available, parameter=""):
+    """SoilMetalError for a name given twice or not among the available factor names (band
+    descriptions); parameter prefixes the message (e.g. "ALWAYS_INCLUDE")."""
+    check_unique_names(names, parameter or "FACTOR_NAMES")
+    missing = [n for n in names if n not in available]
+    if missing:
+        subject = f"{parameter}: factor(s)" if parameter else "Factor(s)"
+        raise SoilMetalError(
+            f"{subject} {', '.join(missing)} not found in the factor rasters. Available factors: "
+            f"{', '.join(available) or 'none'}. Names are band descriptions and are case-sensitive: "
+            "correct them, or add the raster that holds them (e.g. the output of 'Spectral "
+            "indices' or 'Terrain factors').")
+
+
 def resolve_factors(catalogue, names=None):
     """The FactorBands for the requested names (all when None), in the requested order."""
     if not names:
         return list(catalogue.values())
-    check_unique_names(names)
-    missing = [n for n in names if n not in catalogue]
-    if missing:
-        raise SoilMetalError(
-            f"Factor(s) {', '.join(missing)} not found in the factor rasters. Available factors: "
-            f"{', '.join(catalogue) or 'none'}. Add the raster that holds them (e.g. the output of "
-            "'Spectral indices' or 'Terrain factors'), or correct the names.")
+    check_factors_found(names, list(catalogue))
     return [catalogue[n] for n in names]
 
 
@@ -256,3 +265,36 @@ def prepare_samples(points, sources, factor_names=None, method="nearest", outlie
             f"position or nodata; {len(removed)} removed as outliers); at least {min_samples} are "
             "needed. Add samples, choose OUTLIERS = none, or check the points and rasters.")
     return PreparedSamples(kept, removed, result.method, result.note)
+
+
+@dataclass
+class SampleInputs:
+    """The soil samples a modelling step reads, read once from its parameters: the points (with
+    their measured field), the factor rasters, how a factor is read at a point, and the outlier
+    rule with its threshold (None: the rule's default)."""
+
+    points: PointSet
+    sources: List[FactorSource]
+    sampling: str = "nearest"
+    outliers: str = "none"
+    outlier_threshold: Optional[float] = None
+
+    @property
+    def field(self):
+        """The measured field's name."""
+        return self.points.field
+
+    @property
+    def raster_paths(self):
+        """The factor rasters' paths, in the order given."""
+        return [source.path for source in self.sources]
+
+    def prepare(self, factor_names=None, min_samples=3, monitor=None):
+        """The named factors (all when None) at the points, outliers removed -> PreparedSamples."""
+        return prepare_samples(self.points, self.sources, factor_names, self.sampling,
+                               self.outliers, self.outlier_threshold, min_samples, monitor)
+
+    def run_fields(self):
+        """What a workflow's Run records about the samples, as its keyword arguments."""
+        return {"field": self.points.field, "n_points": len(self.points), "sampling": self.sampling,
+                "outlier_threshold": self.outlier_threshold, "crs_wkt": self.points.crs_wkt}

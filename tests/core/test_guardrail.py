@@ -133,7 +133,6 @@ TOP_LEVEL_FORBIDDEN = (("core.workflows", "a foundation module must not depend o
 # the list only shrinks.
 TOP_LEVEL_NOT_YET_MOVED = {
     "kriging_map.py": ("core.workflows",),       # imports workflows.kriging_record (the RK record)
-    "selection_report.py": ("core.reports",),    # selectfactors' report: goes to core/reports/
     "statistics_run.py": ("core.reports",),      # contentstatistics' run + report: to be split
     "topographic_run.py": ("core.reports",),     # topographic correction's run + report: to be split
 }

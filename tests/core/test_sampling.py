@@ -124,3 +124,30 @@ def test_prepare_samples_removes_planted_maximum_and_reports_it(rasters):
     assert len(kept_all.table) == len(cells)
     with pytest.raises(SoilMetalError, match="at least 50 are"):
         prepare_samples(points, rasters, ["NDVI"], outliers="iqr", min_samples=50)
+
+
+def test_sample_inputs_prepare_as_prepare_samples_and_describe_the_run(rasters):
+    from core.sampling import SampleInputs, prepare_samples
+    xy = [centre(c, 3) for c in range(2, 12)]
+    values = [20.0 + c for c in range(10)]
+    values[4] = 400.0
+    points = PointSet([f"s{i}" for i in range(10)], [p[0] for p in xy], [p[1] for p in xy],
+                      values, wkt(UTM), field="Cu")
+    samples = SampleInputs(points, rasters, "bilinear", "iqr", 2.0)
+    prepared = samples.prepare(["NDVI"], 3)
+    expected = prepare_samples(points, rasters, ["NDVI"], "bilinear", "iqr", 2.0, 3)
+    assert prepared.table.ids == expected.table.ids and "s4" not in prepared.table.ids
+    assert samples.run_fields() == {"field": "Cu", "n_points": 10, "sampling": "bilinear",
+                                    "outlier_threshold": 2.0, "crs_wkt": wkt(UTM)}
+    assert samples.raster_paths == [source.path for source in rasters]
+
+
+def test_unknown_or_repeated_factor_names_are_refused_with_what_is_available():
+    from core.sampling import check_factors_found
+    check_factors_found(["B2"], ["NDVI", "B2"])
+    with pytest.raises(SoilMetalError, match=r"^Factor\(s\) EVI not found.*Available factors: NDVI, B2"):
+        check_factors_found(["EVI", "B2"], ["NDVI", "B2"])
+    with pytest.raises(SoilMetalError, match=r"^ALWAYS_INCLUDE: factor\(s\) ndvi not found"):
+        check_factors_found(["ndvi"], ["NDVI"], "ALWAYS_INCLUDE")
+    with pytest.raises(SoilMetalError, match="ALWAYS_INCLUDE: B2 given more than once"):
+        check_factors_found(["B2", "B2"], ["B2"], "ALWAYS_INCLUDE")

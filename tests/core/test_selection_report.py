@@ -8,11 +8,10 @@ import pandas as pd
 import pytest
 
 from core.errors import SoilMetalError
-from core.sampling import FactorSource, PointSet
+from core.reports.selection import build_selection_report, interpret_mlr, write_selection_outputs
+from core.sampling import FactorSource, PointSet, SampleInputs
 from core.science.selection import TABLE_COLUMNS
-from core.selection_report import (SelectionSettings, build_selection_report,
-                                   check_always_include, interpret_mlr, run_selection,
-                                   write_selection_outputs)
+from core.workflows.selection import SelectionSettings, check_always_include, run_selection
 from rasters import wkt, write_raster
 
 ORIGIN, SIZE, ROWS, COLS = (300000.0, 3730000.0), 30.0, 40, 50
@@ -45,9 +44,8 @@ def scene(tmp_path):
 
 def test_run_screens_sampled_factors_and_reports_everything(scene, tmp_path):
     points, sources, stack, metal = scene
-    settings = SelectionSettings(field="Cu", min_abs_r=0.3, max_vif=10,
-                                 always_include=["FLAT"], rasters=[s.path for s in sources])
-    run = run_selection(points, sources, settings)
+    settings = SelectionSettings(min_abs_r=0.3, max_vif=10, always_include=["FLAT"])
+    run = run_selection(SampleInputs(points, sources), settings)
     used = np.ones(60, bool)
     used[:2] = False
     assert run.result.n_samples == 58 and run.n_points == 60
@@ -73,13 +71,13 @@ def test_unknown_always_include_fails_before_sampling(scene):
     points, sources, _, _ = scene
     with pytest.raises(SoilMetalError, match="ALWAYS_INCLUDE: factor.s. ndvi not found.*"
                                              "Available factors: NDVI, NDVI_COPY"):
-        run_selection(points, sources, SelectionSettings(field="Cu", always_include=["ndvi"]))
+        run_selection(SampleInputs(points, sources), SelectionSettings(always_include=["ndvi"]))
     check_always_include(["NDVI"], ["NDVI", "B2"])
 
 
 def test_nothing_written_without_paths(scene, tmp_path):
     points, sources, _, _ = scene
-    run = run_selection(points, sources, SelectionSettings(field="Cu"))
+    run = run_selection(SampleInputs(points, sources), SelectionSettings())
     before = sorted(os.listdir(tmp_path))
     write_selection_outputs(run)
     assert sorted(os.listdir(tmp_path)) == before
@@ -112,7 +110,7 @@ def test_mlr_sentence_reads_gain_loss_mixed_and_same():
 
 def test_report_of_an_empty_selection_warns(scene):
     points, sources, _, _ = scene
-    run = run_selection(points, sources, SelectionSettings(field="Cu", min_abs_r=0.99))
+    run = run_selection(SampleInputs(points, sources), SelectionSettings(min_abs_r=0.99))
     assert run.result.selected == []
     html = build_selection_report(run).to_html()
     assert "Selected (0): none" in html and "No factor passed the screening" in html

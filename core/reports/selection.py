@@ -1,5 +1,4 @@
-"""selectfactors end to end: sample the factor rasters at the points, screen the factors
-(core.selection), and write the CSV table and the HTML report that explain the choice.
+"""The selectfactors report: the CSV table and the HTML report that explain the choice.
 
 The report is written for the analyst who has to defend the factor set: which samples were
 used and why others were not, each factor's r, p-value and VIF with the reason it was kept
@@ -7,96 +6,14 @@ or dropped, and a linear check (MLR) of what the always-included factors add.
 """
 
 import math
-from dataclasses import dataclass, field
-from typing import List, Optional
 
 import pandas as pd
 
-from .errors import SoilMetalError
-from .monitor import NULL_MONITOR
-from .reports.common import samples_section
-from .guards import check_unique_names
-from .reports.html import HtmlReport, write_table_csv
-from .text import format_number
-from .reports.figures import correlation_matrix_figure
-from .sampling import SAMPLING_LABELS, SAMPLING_METHODS, catalogue_factors, prepare_samples
-from .science.selection import MIN_SAMPLES, select_factors
-from .science.metrics import UNIT
-
-
-
-@dataclass
-class SelectionSettings:
-    """What the user asked for, as shown in the report."""
-
-    field: str
-    min_abs_r: float = 0.3
-    max_vif: float = 10.0
-    always_include: List[str] = field(default_factory=list)
-    sampling: str = "nearest"
-    outliers: str = "none"
-    outlier_threshold: Optional[float] = None
-    rasters: List[str] = field(default_factory=list)
-
-
-@dataclass
-class SelectionRun:
-    """Everything a selectfactors run produced: samples, screening result and settings."""
-
-    settings: SelectionSettings
-    n_points: int
-    prepared: object            # core.sampling.PreparedSamples
-    result: object              # core.selection.SelectionResult
-    candidates: List[str]       # every factor name found in the rasters, in order
-
-
-def no_selection_message(table, min_abs_r):
-    """Why no factor was selected, with the strongest candidates: an empty SELECTED would make
-    'Train GA-BP model' (empty FACTOR_NAMES = every factor) train on all of them."""
-    ranked = table.assign(strength=table["r"].abs()).sort_values("strength", ascending=False)
-    best = "; ".join(f"{row.factor}: r = {format_number(row.r, 3)} ({row.reason})"
-                     for row in ranked.head(3).itertuples(index=False))
-    return (f"No factor passed the screening (MIN_ABS_R = {min_abs_r:g}); the strongest were "
-            f"{best or 'none'}. Lower MIN_ABS_R, name the factors to keep in ALWAYS_INCLUDE, or "
-            "check the factors and the field. (ALLOW_EMPTY writes the table and report of an "
-            "empty selection; its empty SELECTED must not feed FACTOR_NAMES, where empty means "
-            "every factor.)")
-
-
-def check_always_include(names, candidates):
-    """SoilMetalError when an ALWAYS_INCLUDE name is not a band of the factor rasters."""
-    check_unique_names(names, "ALWAYS_INCLUDE")
-    unknown = [name for name in names if name not in candidates]
-    if unknown:
-        raise SoilMetalError(
-            f"ALWAYS_INCLUDE: factor(s) {', '.join(unknown)} not found in the factor rasters. "
-            f"Available factors: {', '.join(candidates) or 'none'}. Names are band descriptions "
-            "and are case-sensitive: correct them, or add the raster that holds them.")
-
-
-def run_selection(points, sources, settings, monitor=NULL_MONITOR):
-    """Sample all factors of the rasters at the points, then screen them -> SelectionRun."""
-    if settings.sampling not in SAMPLING_METHODS:
-        raise SoilMetalError(f"Unknown sampling method '{settings.sampling}'.")
-    candidates = list(catalogue_factors(sources))
-    check_always_include(settings.always_include, candidates)
-    monitor.info(f"{len(candidates)} candidate factor(s): {', '.join(candidates)}.")
-    prepared = prepare_samples(points, sources, None, settings.sampling, settings.outliers,
-                               settings.outlier_threshold, MIN_SAMPLES, monitor)
-    monitor.set_progress(50)
-    monitor.check_cancelled()
-    values = pd.Series(prepared.table.values, name=settings.field or "metal")
-    result = select_factors(prepared.table.factors, values, settings.min_abs_r,
-                            settings.max_vif, settings.always_include)
-    for row in result.table.itertuples(index=False):
-        monitor.info(f"{row.factor}: r = {format_number(row.r, 3)}, VIF = "
-                     f"{format_number(row.vif, 3)}, {'kept' if row.selected else 'dropped'} "
-                     f"({row.reason}).")
-    if not result.selected:
-        monitor.warning("No factor passed the screening: lower MIN_ABS_R, or check the "
-                        "factors and the field.")
-    monitor.set_progress(100)
-    return SelectionRun(settings, len(points), prepared, result, candidates)
+from ..science.metrics import UNIT
+from ..text import format_number
+from .common import outlier_text, samples_section, sampling_label
+from .figures import correlation_matrix_figure
+from .html import HtmlReport, write_table_csv
 
 
 def write_selection_outputs(run, table_path=None, report_path=None):
@@ -157,27 +74,21 @@ def interpret_mlr(mlr, always_include, unit=UNIT):
 
 def _settings_rows(run):
     """The Settings section as an ordered dict."""
-    settings = run.settings
-    sampling_label = SAMPLING_LABELS[SAMPLING_METHODS.index(settings.sampling)]
-    outliers = settings.outliers
-    if outliers != "none":
-        threshold = settings.outlier_threshold
-        outliers += f" (threshold {format_number(threshold) if threshold is not None else 'default'})"
-    rows = {"Measured field": settings.field,
-            "Factor rasters": "; ".join(settings.rasters) or "\u2014",
+    samples, settings = run.samples, run.settings
+    return {"Measured field": samples.field,
+            "Factor rasters": "; ".join(samples.raster_paths) or "\u2014",
             "Candidate factors": f"{len(run.candidates)}: {', '.join(run.candidates)}",
             "Minimum |r| (MIN_ABS_R)": settings.min_abs_r,
             "Maximum VIF (MAX_VIF)": settings.max_vif,
             "Always included (ALWAYS_INCLUDE)": ", ".join(settings.always_include) or "none",
-            "Sampling": sampling_label,
-            "Outlier removal": outliers}
-    return rows
+            "Sampling": sampling_label(samples.sampling),
+            "Outlier removal": outlier_text(run.prepared, samples.outlier_threshold)}
 
 
 def build_selection_report(run):
     """The selectfactors HTML report of a SelectionRun -> HtmlReport."""
-    result, prepared, settings = run.result, run.prepared, run.settings
-    report = HtmlReport(f"Factor selection for {settings.field}")
+    result, prepared, settings, field = run.result, run.prepared, run.settings, run.samples.field
+    report = HtmlReport(f"Factor selection for {field}")
     report.paragraph(
         "Pearson correlation of each factor with the measured content at the sample points, "
         "then iterative variance-inflation-factor (VIF) screening (Yang et al. 2023, section "
@@ -203,7 +114,7 @@ def build_selection_report(run):
         "factor": "Factor", "r": "r", "p_value": "p-value", "vif": "VIF",
         "selected": "Selected", "reason": "Reason"})
     report.table(table, float_format={"r": "{:.3f}", "p-value": _p_text, "VIF": "{:.2f}"},
-                 caption=f"Pearson r and two-sided p-value with {settings.field} "
+                 caption=f"Pearson r and two-sided p-value with {field} "
                          f"(n = {result.n_samples}); VIF at the last screening step")
     if len(result.vif_steps) > 1:
         steps = pd.DataFrame(result.vif_steps)
