@@ -5,19 +5,17 @@ import os
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingOutputString, QgsProcessingParameterBand,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProperty)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
-from ..core.indices import (ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbers,
-                            run_spectral_indices)
-from ..core.landsat import is_mtl_file
+from ..core.science.indices import ALL_FACTORS, SCALE_LABELS, Scale, default_band_numbers
 from ..core.science.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_CLASSES
-from ..core.sentinel2 import GRID_CHOICES as S2_GRID_CHOICES, GRID_LABELS as S2_GRID_LABELS, is_sentinel2_product
-from .base import SoilMetalAlgorithm
+from ..core.sentinel2 import GRID_CHOICES as S2_GRID_CHOICES, GRID_LABELS as S2_GRID_LABELS
+from ..core.workflows.spectral_indices import run_spectral_indices
+from .factor_inputs import FactorAlgorithm
 from .styling import style_output
 
 
-class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
+class SpectralIndicesAlgorithm(FactorAlgorithm):
     """Writes B2-B7 reflectance and the paper's spectral indices of a Landsat 8 scene."""
 
     ALGORITHM_ID = "spectralindices"
@@ -87,42 +85,20 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             self.MASKED_SHARE, self.tr("Share of the pixels with data masked by the QA band")))
 
-    def mtl_path(self, parameters, context):
-        """The INPUT value when it is a product metadata file (Landsat *_MTL.txt, Sentinel-2
-        MTD_MSIL2A.xml or .SAFE folder), else None (a raster layer)."""
-        value = parameters.get(self.INPUT)
-        if isinstance(value, QgsProperty):
-            # A property (e.g. from a model or an expression) is evaluated to its text.
-            value = self.parameterAsString(parameters, self.INPUT, context)
-        if isinstance(value, str) and value.strip() and (
-                is_mtl_file(value.strip()) or is_sentinel2_product(value.strip())):
-            return value.strip()
-        return None
-
     def checkParameterValues(self, parameters, context):
-        """Accept a Landsat MTL path as INPUT (no raster layer can load a .txt); check the rest."""
-        if self.mtl_path(parameters, context) is None:
-            ok, message = super().checkParameterValues(parameters, context)
-            value = parameters.get(self.INPUT)
-            if not ok and not self.parameterDefinition(self.INPUT).checkValueIsAcceptable(value, context):
-                missing = isinstance(value, str) and not os.path.exists(value)
-                problem = ("was not found (no such file, nor a layer of that name)" if missing else
-                           "is neither a raster QGIS can open nor a Landsat 8 *_MTL.txt metadata file")
-                message = self.tr(
-                    f"INPUT: '{value}' {problem}. Choose a multi-band raster of the six reflectance "
-                    "bands, or the MTL file of a Landsat 8 product with its band files beside it.")
-            return ok, message
-        return self.check_all_but_input(parameters, context)
-
-    def check_all_but_input(self, parameters, context):
-        """The same check as QgsProcessingAlgorithm.checkParameterValues, without INPUT."""
-        for definition in self.parameterDefinitions():
-            if definition.name() == self.INPUT:
-                continue
-            if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
-                return False, self.tr(f"Incorrect parameter value for {definition.name()}")
-        message = self._unwritable_outputs(parameters, context)
-        return (False, message) if message else (True, "")
+        """Accept a product metadata path as INPUT (no raster layer can load a .txt); check the rest."""
+        if self.product_path(parameters, context) is not None:
+            return self.check_all_but_input(parameters, context)
+        ok, message = super().checkParameterValues(parameters, context)
+        value = parameters.get(self.INPUT)
+        if not ok and not self.parameterDefinition(self.INPUT).checkValueIsAcceptable(value, context):
+            missing = isinstance(value, str) and not os.path.exists(value)
+            problem = (self.tr("was not found (no such file, nor a layer of that name)") if missing else
+                       self.tr("is neither a raster QGIS can open nor a Landsat 8 *_MTL.txt metadata file"))
+            message = self.tr(
+                "INPUT: '{}' {}. Choose a multi-band raster of the six reflectance bands, or the MTL "
+                "file of a Landsat 8 product with its band files beside it.").format(value, problem)
+        return ok, message
 
     def band_numbers(self, parameters, context, band_count):
         """The six BAND_* values as 1-based numbers, None when none is set (core's default)."""
@@ -134,28 +110,33 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
         defaults = default_band_numbers(band_count)
         return tuple(number if number else default for number, default in zip(chosen, defaults))
 
-    def execute(self, parameters, context, feedback):
-        """Resolve the input (raster or MTL), call core, return the output and its band names."""
-        input_path = self.mtl_path(parameters, context)
-        bands = None
-        if input_path is None:
-            layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-            if layer is None:
-                raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
-            input_path = self.raster_path(parameters, self.INPUT, context)
-            bands = self.band_numbers(parameters, context, layer.bandCount())
+    def input_and_bands(self, parameters, context):
+        """INPUT's path and the BAND_* numbers (None for a product: its metadata names the bands)."""
+        input_path = self.product_path(parameters, context)
+        if input_path is not None:
+            return input_path, None
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
+        input_path = self.raster_path(parameters, self.INPUT, context)
+        return input_path, self.band_numbers(parameters, context, layer.bandCount())
+
+    def chosen_factors(self, parameters, context):
+        """The FACTORS chosen, by name; refused when none is."""
         factors = [ALL_FACTORS[index] for index in self.parameterAsEnums(parameters, self.FACTORS, context)]
         if not factors:
             raise QgsProcessingException(self.tr(
-                f"FACTORS: no factor chosen. Choose at least one of {', '.join(ALL_FACTORS)}."))
+                "FACTORS: no factor chosen. Choose at least one of {}.").format(", ".join(ALL_FACTORS)))
+        return factors
+
+    def execute(self, parameters, context, feedback):
+        """Resolve the input (raster or product), run the workflow, return the output and its band names."""
+        input_path, bands = self.input_and_bands(parameters, context)
+        factors = self.chosen_factors(parameters, context)
         scale = Scale(self.parameterAsEnum(parameters, self.SCALE, context))
-        qa_path = None
-        if parameters.get(self.QA) not in (None, ""):
-            qa_path = self.raster_path(parameters, self.QA, context)
-            if qa_path is None:
-                raise QgsProcessingException(self.invalidRasterError(parameters, self.QA))
+        qa_path = self.optional_raster(parameters, self.QA, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        result = run_spectral_indices(
+        run = run_spectral_indices(
             input_path, output, bands=bands, scale=scale, factors=factors,
             mask=self.mask_classes(parameters, context), qa_path=qa_path,
             qa_layout=LAYOUTS[self.parameterAsEnum(parameters, self.QA_LAYOUT, context)],
@@ -163,12 +144,5 @@ class SpectralIndicesAlgorithm(SoilMetalAlgorithm):
             monitor=self.monitor(feedback),
             s2_resolution=S2_GRID_CHOICES[self.parameterAsEnum(parameters, self.S2_RESOLUTION, context)])
         style_output(context, output, "factors", "Spectral factors", feedback=feedback)
-        return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(result["factors"]),
-                self.MASKED_SHARE: result["masked_share"]}
-
-    def mask_classes(self, parameters, context):
-        """The chosen MASK classes; an explicitly empty MASK masks nothing."""
-        value = parameters.get(self.MASK, None)
-        if self.MASK in parameters and (value == [] or value == ""):
-            return []
-        return [MASK_CLASSES[index] for index in self.parameterAsEnums(parameters, self.MASK, context)]
+        return {self.OUTPUT: output, self.FACTOR_NAMES: ",".join(run.factors),
+                self.MASKED_SHARE: run.masked_share}

@@ -1,18 +1,17 @@
 """terrainfactors: elevation, slope, aspect, northness and eastness of a DEM, on a reference grid."""
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBand, QgsProcessingParameterEnum,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingParameterBand, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
 from .compat import NUMBER_DOUBLE
-from ..core.terrain import RESAMPLING_METHODS, run_terrain_factors
-from .base import SoilMetalAlgorithm
+from ..core.workflows.terrain_factors import RESAMPLING_METHODS, run_terrain_factors
+from .factor_inputs import FactorAlgorithm
 from .styling import style_output
 
 RESAMPLING_LABELS = {"bilinear": "Bilinear", "cubic": "Cubic"}
 
 
-class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
+class TerrainFactorsAlgorithm(FactorAlgorithm):
     """Writes the terrain factors of a DEM band (Horn slope and aspect), optionally on a reference grid."""
 
     ALGORITHM_ID = "terrainfactors"
@@ -44,21 +43,15 @@ class TerrainFactorsAlgorithm(SoilMetalAlgorithm):
         self.add_parameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Terrain factors")))
 
     def execute(self, parameters, context, feedback):
-        """Read the DEM (and reference), call core, return the output path."""
-        dem = self.raster_path(parameters, self.INPUT, context)
-        if dem is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
-        reference = None
-        if parameters.get(self.REFERENCE) not in (None, ""):
-            reference = self.raster_path(parameters, self.REFERENCE, context)
-            if reference is None:
-                raise QgsProcessingException(self.invalidRasterError(parameters, self.REFERENCE))
+        """Read the DEM (and reference), run the workflow, return the output path."""
+        dem = self.required_raster(parameters, self.INPUT, context)
+        reference = self.optional_raster(parameters, self.REFERENCE, context)
         band = self.parameterAsInt(parameters, self.BAND, context)
         resampling = RESAMPLING_METHODS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
         z_factor = self.parameterAsDouble(parameters, self.Z_FACTOR, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        result = run_terrain_factors(dem, output, band=band, reference_path=reference,
-                                     resampling=resampling, z_factor=z_factor,
-                                     monitor=self.monitor(feedback))
-        style_output(context, result["output"], "factors", "Terrain factors", feedback=feedback)
-        return {self.OUTPUT: result["output"]}
+        run = run_terrain_factors(dem, output, band=band, reference_path=reference,
+                                  resampling=resampling, z_factor=z_factor,
+                                  monitor=self.monitor(feedback))
+        style_output(context, run.output, "factors", "Terrain factors", feedback=feedback)
+        return {self.OUTPUT: run.output}

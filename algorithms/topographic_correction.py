@@ -1,19 +1,18 @@
 """topographiccorrection: terrain illumination correction of reflectance bands with a DEM."""
 
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterBand, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
 from .compat import NUMBER_DOUBLE
 from ..core.science.qa_masks import DEFAULT_MASK, MASK_CLASSES
 from ..core.science.topographic import METHOD_LABELS, METHODS
-from ..core.topographic_run import run_topographic_correction
-from .base import SoilMetalAlgorithm
-from .spectral_indices import SpectralIndicesAlgorithm
+from ..core.reports.topographic import write_topographic_report
+from ..core.workflows.topographic_correction import run_topographic_correction
+from .factor_inputs import FactorAlgorithm
 
 
-class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
+class TopographicCorrectionAlgorithm(FactorAlgorithm):
     """Corrects each band for the illumination of the terrain (cosine, C, SCS+C, Minnaert)."""
 
     ALGORITHM_ID = "topographiccorrection"
@@ -32,11 +31,6 @@ class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
     OUTPUT_ILLUMINATION = "OUTPUT_ILLUMINATION"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     MASKED_SHARE = "MASKED_SHARE"
-
-    # A product metadata file is accepted as INPUT the same way spectralindices accepts it.
-    mtl_path = SpectralIndicesAlgorithm.mtl_path
-    mask_classes = SpectralIndicesAlgorithm.mask_classes
-    check_all_but_input = SpectralIndicesAlgorithm.check_all_but_input
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
@@ -73,49 +67,38 @@ class TopographicCorrectionAlgorithm(SoilMetalAlgorithm):
 
     def checkParameterValues(self, parameters, context):
         """Accept a product metadata path as INPUT; check the rest."""
-        if self.mtl_path(parameters, context) is None:
+        if self.product_path(parameters, context) is None:
             return super().checkParameterValues(parameters, context)
         return self.check_all_but_input(parameters, context)
 
-    def optional_raster(self, parameters, name, context):
-        """Path of an optional raster parameter, None when empty."""
+    @staticmethod
+    def optional_destination(parameters, name, context, read):
+        """The path `read` (parameterAsOutputLayer or parameterAsFileOutput) gives for an optional
+        output, None when it is not asked for."""
         if parameters.get(name) in (None, ""):
             return None
-        path = self.raster_path(parameters, name, context)
-        if path is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, name))
-        return path
+        return read(parameters, name, context) or None
 
     def execute(self, parameters, context, feedback):
-        """Resolve inputs, call core, return the outputs."""
-        input_path = self.mtl_path(parameters, context)
-        if input_path is None:
-            input_path = self.raster_path(parameters, self.INPUT, context)
-            if input_path is None:
-                raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
-        dem = self.raster_path(parameters, self.DEM, context)
-        if dem is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.DEM))
+        """Resolve inputs, run the workflow, write its report, return the outputs."""
+        input_path = (self.product_path(parameters, context)
+                      or self.required_raster(parameters, self.INPUT, context))
+        dem = self.required_raster(parameters, self.DEM, context)
         dem_band = (self.parameterAsInt(parameters, self.DEM_BAND, context)
                     if parameters.get(self.DEM_BAND) not in (None, "") else 1)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        illumination = None
-        if parameters.get(self.OUTPUT_ILLUMINATION) not in (None, ""):
-            illumination = self.parameterAsOutputLayer(parameters, self.OUTPUT_ILLUMINATION, context)
-        report = None
-        if parameters.get(self.OUTPUT_REPORT) not in (None, ""):
-            report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
-        result = run_topographic_correction(
+        illumination = self.optional_destination(parameters, self.OUTPUT_ILLUMINATION, context,
+                                                 self.parameterAsOutputLayer)
+        report = self.optional_destination(parameters, self.OUTPUT_REPORT, context, self.parameterAsFileOutput)
+        run = run_topographic_correction(
             input_path, dem, output, method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             sun_azimuth=self.optional_number(parameters, self.SUN_AZIMUTH, context),
             sun_elevation=self.optional_number(parameters, self.SUN_ELEVATION, context),
             dem_band=dem_band or 1, mask=self.mask_classes(parameters, context),
             fit_mask_path=self.optional_raster(parameters, self.FIT_MASK, context),
-            illumination_path=illumination or None, report_path=report or None,
-            monitor=self.monitor(feedback))
-        outputs = {self.OUTPUT: output, self.MASKED_SHARE: result["masked_share"]}
-        if illumination:
-            outputs[self.OUTPUT_ILLUMINATION] = illumination
+            illumination_path=illumination, monitor=self.monitor(feedback))
         if report:
-            outputs[self.OUTPUT_REPORT] = report
-        return outputs
+            write_topographic_report(run, report)
+        written = {self.OUTPUT_ILLUMINATION: illumination, self.OUTPUT_REPORT: report}
+        return {self.OUTPUT: output, self.MASKED_SHARE: run.masked_share,
+                **{name: path for name, path in written.items() if path}}

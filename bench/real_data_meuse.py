@@ -6,7 +6,7 @@ EPSG:28992); the AHN DEM in centimetres on a 40 m grid (geomla_ahn.asc, no .prj:
 given in the .rdc); the normalised distance to the river on the 40 m cell centres of
 meuse.grid (ucdavis_meuse.grid.csv, rasterised here onto the DEM's grid).
 
-Factors: ELEVATION, SLOPE, NORTHNESS, EASTNESS (core.terrain on the DEM, z in m) and DIST.
+Factors: ELEVATION, SLOPE, NORTHNESS, EASTNESS (core.workflows.terrain_factors on the DEM, z in m) and DIST.
 Chosen before looking at any result; ASPECT is left out because NORTHNESS and EASTNESS encode
 it without the 0/360 jump.
 
@@ -49,7 +49,7 @@ from core.science.splits import split_samples  # noqa: E402
 from core.workflows.training import run_training  # noqa: E402
 from core.workflows.transfer import run_transfer  # noqa: E402
 from core.sampling import FactorSource, PointSet, PreparedSamples, prepare_samples  # noqa: E402
-from core.terrain import run_terrain_factors  # noqa: E402
+from core.workflows.terrain_factors import run_terrain_factors  # noqa: E402
 from core.science.transfer import TransferSettings  # noqa: E402
 
 gdal.UseExceptions()

@@ -253,14 +253,15 @@ def task_kriging_kernel():
 
 def task_indices(landsat, output):
     """spectralindices' core on the full scene (all 15 factors)."""
-    from core.indices import Scale, run_spectral_indices
+    from core.science.indices import Scale
+    from core.workflows.spectral_indices import run_spectral_indices
     run_spectral_indices(str(landsat), str(output), scale=Scale.LANDSAT_C2_L2)
     report({})
 
 
 def task_topographic(landsat, dem, output):
     """topographiccorrection's core on the full scene (7 bands, C-correction, DEM on the grid)."""
-    from core.topographic_run import run_topographic_correction
+    from core.workflows.topographic_correction import run_topographic_correction
     run_topographic_correction(str(landsat), str(dem), str(output), method="c", sun_azimuth=150.0,
                                sun_elevation=35.0)
     report({})

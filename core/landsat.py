@@ -8,6 +8,7 @@ Two products are understood:
 In both, DN 0 is fill (nodata). Landsat 9 (OLI-2) has the same bands and MTL layout as Landsat 8
 (OLI); an MTL of another spacecraft (Landsat 4-7, other band numbers) is refused. The product's
 quality band (Collection 2 QA_PIXEL, Collection 1 or pre-collection BQA) is found for masking.
+LandsatSource reads a product's bands block by block (a core.band_sources source).
 """
 
 import os
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import raster_io
+from .band_sources import BandSource
 from .errors import SoilMetalError
+from .science.indices import OLI_BAND_NUMBERS
 
 _LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
 
@@ -267,3 +271,36 @@ def read_landsat_product(mtl_path):
                           addend=addend, file_names=file_names, spacecraft=spacecraft,
                           sensor_id=sensor_id, collection=collection, sun_azimuth=sun_azimuth,
                           qa_file_name=os.path.basename(qa_name))
+
+
+class LandsatSource(BandSource):
+    """Reads the needed OLI bands from a Landsat product's separate files via its MTL."""
+
+    def __init__(self, mtl_path, keys, use_qa=True):
+        super().__init__()
+        self.product = read_landsat_product(mtl_path)
+        self.keys = keys
+        self.sensor = self.product.sensor
+        self.qa_layout = self.product.qa_layout
+        paths = {key: self.product.band_path(OLI_BAND_NUMBERS[key]) for key in keys}
+        infos = {key: raster_io.raster_info(path) for key, path in paths.items()}
+        self.info = infos[keys[0]]
+        for info in infos.values():
+            if (info.width, info.height) != (self.info.width, self.info.height):
+                raise SoilMetalError(
+                    f"Landsat band files differ in size: '{info.path}' is {info.width} x "
+                    f"{info.height}, '{self.info.path}' is {self.info.width} x {self.info.height}. "
+                    "Use the band files of one product, as delivered, next to their MTL file.")
+        self.qa_path = self.product.qa_path() if use_qa else None
+        if self.qa_path:
+            self._open_qa(self.qa_path)
+        self._readers = {key: raster_io.RasterReader(path) for key, path in paths.items()}
+
+    def read_raw(self, window):
+        """{key: raw DN float64 block} for the needed bands."""
+        return {key: self._readers[key].read([1], window)[0] for key in self.keys}
+
+    def to_reflectance(self, raw):
+        """DN blocks -> reflectance with the MTL's coefficients."""
+        return {key: self.product.reflectance(OLI_BAND_NUMBERS[key], values)
+                for key, values in raw.items()}

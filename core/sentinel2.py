@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import raster_io
+from .band_sources import BandSource
 from .errors import SoilMetalError
 
 # Landsat-style key -> Sentinel-2 band, per resolution (metres).
@@ -205,12 +206,13 @@ def read_sentinel2_product(path):
     return product
 
 
-class Sentinel2Source:
+class Sentinel2Source(BandSource):
     """Reads the needed bands of an L2A product on one grid, with the SCL as QA band."""
 
     qa_layout = "sentinel2_scl"
 
     def __init__(self, path, keys, use_qa=True, resolution=None):
+        super().__init__()
         self.product = read_sentinel2_product(path)
         self.keys = keys
         self.sensor = self.product.sensor
@@ -228,7 +230,6 @@ class Sentinel2Source:
         self.bands = {key: band for key, (band, _, _) in files.items()}
         self._readers = {key: raster_io.RasterReader(self._on_grid(p, res, f"{key}_{band}"))
                          for key, (band, p, res) in files.items()}
-        self._qa = None
         if use_qa:
             scl = [(abs(res - self.resolution), res) for name, res in self.product.files if name == "SCL"]
             if scl:
@@ -271,11 +272,6 @@ class Sentinel2Source:
                 + f" (offset {p.offset(self.bands[self.keys[0]]):g})."
                 + "".join(f" {band} resampled from {res} m." for band, res in self.resampled.items()))
 
-    @property
-    def has_qa(self):
-        """True when the SCL is read for masking."""
-        return self._qa is not None
-
     def read_raw(self, window):
         """{key: raw DN float64 block}."""
         raw = {key: self._readers[key].read([1], window)[0] for key in self.keys}
@@ -283,19 +279,12 @@ class Sentinel2Source:
             values[values == raster_io.NODATA] = 0   # outside a resampled band: NODATA DN
         return raw
 
-    def read_qa(self, window):
-        """The SCL block, or None when the product has no SCL."""
-        return None if self._qa is None else self._qa.read([1], window)[0]
-
     def to_reflectance(self, raw):
         """DN blocks -> surface reflectance."""
         return {key: self.product.reflectance(self.bands[key], values) for key, values in raw.items()}
 
     def close(self):
-        """Release the band files."""
-        for reader in self._readers.values():
-            reader.close()
-        if self._qa is not None:
-            self._qa.close()
+        """Release the band files and delete the resampled grids."""
+        super().close()
         if self._folder:
             shutil.rmtree(self._folder, ignore_errors=True)

@@ -17,6 +17,7 @@ Four layouts are understood (the bit and class definitions of the product guides
 import numpy as np
 
 from ..errors import SoilMetalError
+from .choices import ordered_choices
 
 MASK_CLASSES = ("clouds", "shadows", "cirrus", "snow", "water", "fill")
 DEFAULT_MASK = ("clouds", "shadows", "cirrus", "fill")
@@ -74,12 +75,7 @@ def normalise_classes(classes):
     """Validated mask class names (None = DEFAULT_MASK), in MASK_CLASSES order."""
     if classes is None:
         return list(DEFAULT_MASK)
-    wanted = {str(name).strip().lower() for name in classes if str(name).strip()}
-    unknown = sorted(wanted - set(MASK_CLASSES))
-    if unknown:
-        raise SoilMetalError(f"Unknown mask class(es): {', '.join(unknown)}. Choose from "
-                             f"{', '.join(MASK_CLASSES)}.")
-    return [name for name in MASK_CLASSES if name in wanted]
+    return ordered_choices(classes, MASK_CLASSES, "mask class(es)", fold=str.lower)
 
 
 def qa_mask(qa, layout, classes=None):

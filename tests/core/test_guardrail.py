@@ -134,7 +134,6 @@ TOP_LEVEL_FORBIDDEN = (("core.workflows", "a foundation module must not depend o
 TOP_LEVEL_NOT_YET_MOVED = {
     "kriging_map.py": ("core.workflows",),       # imports workflows.kriging_record (the RK record)
     "statistics_run.py": ("core.reports",),      # contentstatistics' run + report: to be split
-    "topographic_run.py": ("core.reports",),     # topographic correction's run + report: to be split
 }
 
 
@@ -212,3 +211,31 @@ def test_science_rule_catches_a_raster_import():
     targets = relative_targets("from ..raster_io import read_band\nfrom .cv import x", ("core", "science"))
     assert targets == {"core.raster_io", "core.science.cv"}
     assert [t for t in targets if not t.startswith(SCIENCE_MAY_USE)] == ["core.raster_io"]
+
+
+# A workflow writes nothing but the factor rasters it streams block by block through
+# raster_io.RasterWriter at the paths it is given; reports, tables, JSON and model files are
+# written from its Run by core/reports/ (or the algorithm) once the run has returned.
+WORKFLOW_WRITERS_FORBIDDEN = ("open", "HtmlReport", "write_text_atomic", "write_json", "write_table_csv",
+                              "save_model", "save", "to_csv", "to_json", "savefig")
+
+
+def called_names(source):
+    """The name of every function or method a source calls: f() -> f, x.y.f() -> f."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((CORE / "workflows").glob("*.py")), ids=lambda p: p.name)
+def test_workflows_write_only_through_the_raster_writer(path):
+    bad = sorted(called_names(path.read_text(encoding="utf-8")) & set(WORKFLOW_WRITERS_FORBIDDEN))
+    assert not bad, f"workflows/{path.name} calls {bad}: a workflow returns a Run, core/reports/ writes it"
+
+
+def test_writer_rule_catches_a_report_save():
+    assert {"HtmlReport", "save", "write_json"} <= called_names(
+        "report = HtmlReport('x')\nreport.save(path)\nio.write_json(data, path)")

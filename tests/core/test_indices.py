@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from core import indices
+from core.science import indices
+from core.workflows.spectral_indices import run_spectral_indices
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
 from rasters import read_bands
@@ -100,10 +101,10 @@ def test_real_clip_matches_independent_computation(tmp_path, clip):
     path = os.path.join(SR_DIR, clip)
     output = tmp_path / "factors.tif"
     recorder = Recorder()
-    result = indices.run_spectral_indices(path, str(output), bands=None, scale=2,
-                                          factors=None, monitor=recorder.monitor)
-    assert result["factors"] == NAMES
-    assert result["warnings"] == [] and recorder.warnings == []
+    result = run_spectral_indices(path, str(output), bands=None, scale=2,
+                                  factors=None, monitor=recorder.monitor)
+    assert result.factors == NAMES
+    assert result.warnings == [] and recorder.warnings == []
     assert recorder.progress and recorder.progress[-1] == pytest.approx(100.0)
 
     reflectance = read_with_gdal(path) * 0.0001   # six bands B2..B7, so bands 1-6
@@ -122,7 +123,7 @@ def test_real_clip_matches_independent_computation(tmp_path, clip):
 def test_output_is_tiled_deflate_float32_with_georeferencing(tmp_path):
     path = os.path.join(SR_DIR, SR_CLIPS[0])
     output = str(tmp_path / "factors.tif")
-    indices.run_spectral_indices(path, output, scale=2, factors=["NDVI", "B4"])
+    run_spectral_indices(path, output, scale=2, factors=["NDVI", "B4"])
     dataset = gdal.Open(output)
     source = gdal.Open(path)
     assert dataset.GetMetadata("IMAGE_STRUCTURE").get("COMPRESSION") == "DEFLATE"
@@ -151,7 +152,7 @@ def test_nodata_and_zero_denominators_become_nodata_not_inf(tmp_path):
     stack[4, 3, 3] = 0
     path = write_raster(tmp_path / "synthetic.tif", stack, nodata=-9999)
     output = str(tmp_path / "factors.tif")
-    indices.run_spectral_indices(path, output, scale=2)
+    run_spectral_indices(path, output, scale=2)
     names, clean, raw, _ = read_output(output)
     assert np.isfinite(raw).all()           # no inf or NaN written, only the nodata value
     at = {name: raw[names.index(name)] for name in names}
@@ -223,32 +224,32 @@ def test_a_scale_that_does_not_fit_stops_naming_the_right_scale(tmp_path):
     # reflectance; now it stops, naming the SCALE that fits, unless accept_scale is set.
     path = os.path.join(SR_DIR, SR_CLIPS[1])
     with pytest.raises(SoilMetalError, match=r"SCALE=2 \(integers x 0.0001\)"):
-        indices.run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"])
+        run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"])
     assert not (tmp_path / "a.tif").exists()
     recorder = Recorder()
-    result = indices.run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"],
-                                          accept_scale=True, monitor=recorder.monitor)
+    result = run_spectral_indices(path, str(tmp_path / "a.tif"), scale=0, factors=["NDVI"],
+                                  accept_scale=True, monitor=recorder.monitor)
     assert len(recorder.warnings) == 1 and "SCALE=2" in recorder.warnings[0]
-    assert result["warnings"] == recorder.warnings
+    assert result.warnings == recorder.warnings
     # Reflectance data read as integers: SCALE=0 is named.
     reflectance = read_with_gdal(path).astype(np.float32) * np.float32(0.0001)
     stack_path = write_raster(tmp_path / "reflectance.tif", reflectance)
     with pytest.raises(SoilMetalError, match=r"SCALE=0 \(reflectance 0-1\)"):
-        indices.run_spectral_indices(stack_path, str(tmp_path / "b.tif"), scale=2, factors=["NDVI"])
+        run_spectral_indices(stack_path, str(tmp_path / "b.tif"), scale=2, factors=["NDVI"])
     recorder = Recorder()
-    indices.run_spectral_indices(stack_path, str(tmp_path / "c.tif"), scale=0,
-                                 factors=["NDVI"], monitor=recorder.monitor)
+    run_spectral_indices(stack_path, str(tmp_path / "c.tif"), scale=0,
+                         factors=["NDVI"], monitor=recorder.monitor)
     assert recorder.warnings == []
     # Collection 2 Level-2 integers (reflectance 0 = DN 7273) read as integers x 0.0001.
     c2 = (reflectance / np.float32(0.0000275) + np.float32(7273)).astype(np.float32)
     c2_path = write_raster(tmp_path / "c2.tif", c2)
     with pytest.raises(SoilMetalError, match=r"SCALE=1 \(Landsat Collection 2"):
-        indices.run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=2, factors=["NDVI"])
-    indices.run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=1, factors=["NDVI"])
+        run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=2, factors=["NDVI"])
+    run_spectral_indices(c2_path, str(tmp_path / "d.tif"), scale=1, factors=["NDVI"])
     # Values that are no reflectance under any SCALE (4e9 with SCALE=1).
     huge_path = write_raster(tmp_path / "huge.tif", np.full_like(reflectance, 4e9))
     with pytest.raises(SoilMetalError, match="No SCALE fits"):
-        indices.run_spectral_indices(huge_path, str(tmp_path / "e.tif"), scale=1, factors=["NDVI"])
+        run_spectral_indices(huge_path, str(tmp_path / "e.tif"), scale=1, factors=["NDVI"])
 
 
 def test_fewer_bands_than_named_is_refused_and_leaves_no_file(tmp_path):
@@ -256,14 +257,14 @@ def test_fewer_bands_than_named_is_refused_and_leaves_no_file(tmp_path):
     path = write_raster(tmp_path / "three.tif", stack)
     output = tmp_path / "out" / "factors.tif"
     with pytest.raises(SoilMetalError) as error:
-        indices.run_spectral_indices(path, str(output), scale=0)
+        run_spectral_indices(path, str(output), scale=0)
     message = str(error.value)
     assert "3 band(s)" in message and "BAND_" in message
     assert not output.exists()
     assert not output.parent.exists() or os.listdir(output.parent) == []
     with pytest.raises(SoilMetalError, match="3 band"):
-        indices.run_spectral_indices(path, str(output), bands=(1, 2, 3, 4, 5, 6), scale=0,
-                                     factors=["NDVI"])
+        run_spectral_indices(path, str(output), bands=(1, 2, 3, 4, 5, 6), scale=0,
+                             factors=["NDVI"])
 
 
 def test_default_bands_depend_on_band_count_and_only_needed_bands_are_validated(tmp_path):
@@ -271,7 +272,7 @@ def test_default_bands_depend_on_band_count_and_only_needed_bands_are_validated(
     seven = rng.uniform(0.01, 0.5, size=(7, 3, 4)).astype(np.float32)
     path = write_raster(tmp_path / "seven.tif", seven)
     output = str(tmp_path / "ndvi7.tif")
-    indices.run_spectral_indices(path, output, factors=["NDVI"])
+    run_spectral_indices(path, output, factors=["NDVI"])
     _, stack, _, _ = read_output(output)
     red, nir = seven[3].astype(np.float64), seven[4].astype(np.float64)   # bands 4 and 5
     np.testing.assert_allclose(stack[0], (nir - red) / (nir + red), rtol=1e-6)
@@ -279,13 +280,13 @@ def test_default_bands_depend_on_band_count_and_only_needed_bands_are_validated(
     four = seven[:4]
     path4 = write_raster(tmp_path / "four.tif", four)
     output4 = str(tmp_path / "ndvi4.tif")
-    indices.run_spectral_indices(path4, output4, factors=["NDVI"])
+    run_spectral_indices(path4, output4, factors=["NDVI"])
     _, stack4, _, _ = read_output(output4)
     red, nir = four[2].astype(np.float64), four[3].astype(np.float64)
     np.testing.assert_allclose(stack4[0], (nir - red) / (nir + red), rtol=1e-6)
     # Explicit band choice.
     output_b = str(tmp_path / "b.tif")
-    indices.run_spectral_indices(path, output_b, bands=(7, 6, 5, 4, 3, 2), factors=["B2", "B7"])
+    run_spectral_indices(path, output_b, bands=(7, 6, 5, 4, 3, 2), factors=["B2", "B7"])
     _, stack_b, _, _ = read_output(output_b)
     np.testing.assert_allclose(stack_b[0], seven[6], rtol=1e-7)
     np.testing.assert_allclose(stack_b[1], seven[1], rtol=1e-7)
@@ -300,8 +301,8 @@ def test_unknown_factor_is_refused():
 def test_small_blocks_give_the_same_result(tmp_path):
     path = os.path.join(SR_DIR, SR_CLIPS[0])
     whole, tiled = str(tmp_path / "whole.tif"), str(tmp_path / "tiled.tif")
-    indices.run_spectral_indices(path, whole, scale=2)
-    indices.run_spectral_indices(path, tiled, scale=2, block_size=64)
+    run_spectral_indices(path, whole, scale=2)
+    run_spectral_indices(path, tiled, scale=2, block_size=64)
     np.testing.assert_array_equal(read_output(whole)[2], read_output(tiled)[2])
 
 
@@ -315,6 +316,21 @@ def test_cancel_leaves_no_output(tmp_path):
         return len(calls) > 2
 
     with pytest.raises(Cancelled):
-        indices.run_spectral_indices(path, str(output), scale=2, block_size=64,
-                                     monitor=Monitor(is_cancelled=cancelled))
+        run_spectral_indices(path, str(output), scale=2, block_size=64,
+                             monitor=Monitor(is_cancelled=cancelled))
     assert os.listdir(tmp_path) == []
+
+
+def test_run_statistics_describe_the_written_bands(tmp_path):
+    path = os.path.join(SR_DIR, SR_CLIPS[0])
+    output = tmp_path / "factors.tif"
+    result = run_spectral_indices(path, str(output), scale=2, factors=["B4", "NDVI"], block_size=64)
+    written = read_bands(str(output))
+    assert [row["band"] for row in result.statistics] == ["B4", "NDVI"]
+    for row in result.statistics:
+        values = written[row["band"]]
+        finite = values[np.isfinite(values)]
+        assert row["valid"] == finite.size > 0
+        assert row["min"] == pytest.approx(finite.min(), rel=1e-6)
+        assert row["max"] == pytest.approx(finite.max(), rel=1e-6)
+        assert row["mean"] == pytest.approx(finite.mean(), rel=1e-5)

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from core import indices, landsat
+from core.science import indices
+from core.workflows.spectral_indices import run_spectral_indices
+from core import landsat
 from core.errors import SoilMetalError
 from core.monitor import Monitor
 from support import REAL_DATA
@@ -123,9 +125,9 @@ def test_parse_collection1_level1_mtl():
 def test_level1_mtl_gives_toa_reflectance(tmp_path):
     output = str(tmp_path / "toa.tif")
     infos = []
-    result = indices.run_spectral_indices(L1_MTL, output, scale=2, mask=[],
-                                          monitor=Monitor(info=infos.append))
-    assert result["factors"] == list(indices.ALL_FACTORS)
+    result = run_spectral_indices(L1_MTL, output, scale=2, mask=[],
+                                  monitor=Monitor(info=infos.append))
+    assert result.factors == list(indices.ALL_FACTORS)
     assert any("SCALE are ignored" in message for message in infos)
     text = Path(L1_MTL).read_text()
     sine = math.sin(math.radians(mtl_value(text, "SUN_ELEVATION")))
@@ -154,7 +156,7 @@ def test_dn_zero_is_nodata(tmp_path):
                    fill_pixels=[(0, 0), (10, 20)] if n == 4 else [(0, 0)])
     shutil.copy(L1_MTL, folder / "l8_MTL.txt")
     output = str(tmp_path / "toa.tif")
-    indices.run_spectral_indices(str(folder / "l8_MTL.txt"), output)
+    run_spectral_indices(str(folder / "l8_MTL.txt"), output)
     written = read_output(output)
     for name in indices.ALL_FACTORS:
         assert written[name][1][0, 0] == -9999.0, name
@@ -170,7 +172,7 @@ def test_collection2_level2_uses_surface_reflectance_group_without_sun(tmp_path)
     assert product.coefficients(4) == pytest.approx((2.75e-05, -0.2))
     assert product.band_path(4).endswith(f"{C2_L2_PRODUCT}_SR_B4.TIF")
     output = str(tmp_path / "out" / "sr.tif")
-    indices.run_spectral_indices(mtl, output, factors=["B4", "B5", "NDVI"])
+    run_spectral_indices(mtl, output, factors=["B4", "B5", "NDVI"])
     written = read_output(output)
     red = read_dn(product.band_path(4)) * 2.75e-05 - 0.2
     nir = read_dn(product.band_path(5)) * 2.75e-05 - 0.2
@@ -198,7 +200,7 @@ def test_missing_band_file_names_file_and_folder(tmp_path):
     shutil.copy(L1_MTL, tmp_path / "l8_MTL.txt")
     output = tmp_path / "factors.tif"
     with pytest.raises(SoilMetalError) as error:
-        indices.run_spectral_indices(str(tmp_path / "l8_MTL.txt"), str(output))
+        run_spectral_indices(str(tmp_path / "l8_MTL.txt"), str(output))
     message = str(error.value)
     assert "LC80200392015216LGN00_B2.TIF" in message and str(tmp_path) in message
     assert not output.exists()
@@ -209,11 +211,11 @@ def test_only_the_bands_needed_must_exist(tmp_path):
         shutil.copy(os.path.join(L1_DIR, f"l8_B{n}.tif"), tmp_path / f"l8_B{n}.tif")
     shutil.copy(L1_MTL, tmp_path / "l8_MTL.txt")
     output = str(tmp_path / "ndvi.tif")
-    result = indices.run_spectral_indices(str(tmp_path / "l8_MTL.txt"), output, factors=["NDVI"])
-    assert result["factors"] == ["NDVI"]
+    result = run_spectral_indices(str(tmp_path / "l8_MTL.txt"), output, factors=["NDVI"])
+    assert result.factors == ["NDVI"]
     with pytest.raises(SoilMetalError, match="_B6.TIF"):
-        indices.run_spectral_indices(str(tmp_path / "l8_MTL.txt"), str(tmp_path / "cmr.tif"),
-                                     factors=["CMR"])
+        run_spectral_indices(str(tmp_path / "l8_MTL.txt"), str(tmp_path / "cmr.tif"),
+                             factors=["CMR"])
     assert not (tmp_path / "cmr.tif").exists()
 
 

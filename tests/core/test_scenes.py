@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from core import indices
+from core.workflows.spectral_indices import run_spectral_indices
 from core.science import qa_masks
 from core.errors import SoilMetalError
 from core.monitor import Monitor
@@ -65,19 +65,19 @@ def test_pre_collection_bqa_cloud_mask_of_the_real_level1_clip(tmp_path):
     assert 0.05 < clouds.mean() < 0.5                # the clip is partly cloudy
     save_png(clouds, tmp_path / "landsat8_l1_clouds.png")
     output = tmp_path / "clouds.tif"
-    result = indices.run_spectral_indices(str(L1 / "l8_MTL.txt"), str(output),
-                                          factors=["B4", "B5", "NDVI"], mask=["clouds"])
+    result = run_spectral_indices(str(L1 / "l8_MTL.txt"), str(output),
+                                  factors=["B4", "B5", "NDVI"], mask=["clouds"])
     bands, metadata, _ = written(output)
     for name, values in bands.items():
         np.testing.assert_array_equal(np.isnan(values), clouds, err_msg=name)
-    assert result["masked_share"] == pytest.approx(clouds.mean())
+    assert result.masked_share == pytest.approx(clouds.mean())
     assert metadata["SENSOR"] == "Landsat 8 OLI"
     # The default also masks cirrus (and fill, and shadows the layout does not have).
-    result = indices.run_spectral_indices(str(L1 / "l8_MTL.txt"), str(tmp_path / "default.tif"),
-                                          factors=["NDVI"])
+    result = run_spectral_indices(str(L1 / "l8_MTL.txt"), str(tmp_path / "default.tif"),
+                                  factors=["NDVI"])
     bands, _, _ = written(tmp_path / "default.tif")
     np.testing.assert_array_equal(np.isnan(bands["NDVI"]), clouds | cirrus)
-    assert result["masked_share"] == pytest.approx((clouds | cirrus).mean())
+    assert result.masked_share == pytest.approx((clouds | cirrus).mean())
 
 
 def test_collection2_qa_pixel_every_cloud_pixel_is_nodata(tmp_path):
@@ -87,7 +87,7 @@ def test_collection2_qa_pixel_every_cloud_pixel_is_nodata(tmp_path):
     fill = qa & 1 == 1
     assert cloud.mean() > 0.3 and fill.any()
     output = tmp_path / "c2.tif"
-    result = indices.run_spectral_indices(str(mtl), str(output), factors=["B4", "B5", "NDVI"])
+    result = run_spectral_indices(str(mtl), str(output), factors=["B4", "B5", "NDVI"])
     bands, metadata, geotransform = written(output)
     for name, values in bands.items():
         assert np.isnan(values[cloud]).all(), name
@@ -101,7 +101,7 @@ def test_collection2_qa_pixel_every_cloud_pixel_is_nodata(tmp_path):
     expected = mtl_number(mtl, "REFLECTANCE_MULT_BAND_4") * dn + mtl_number(mtl, "REFLECTANCE_ADD_BAND_4")
     expected[masked | (dn == 0)] = np.nan
     np.testing.assert_allclose(bands["B4"], expected, rtol=1e-6, atol=1e-7)
-    assert result["masked_share"] == pytest.approx((masked & ~fill).sum() / (~fill).sum())
+    assert result.masked_share == pytest.approx((masked & ~fill).sum() / (~fill).sum())
     assert metadata["SENSOR"] == "Landsat 8 OLI"
 
 
@@ -110,8 +110,8 @@ def test_landsat9_mtl_reads_like_landsat8_and_records_the_sensor(tmp_path):
     shutil.copytree(C2, folder)
     mtl = folder / f"{C2_ID}_MTL.txt"
     mtl.write_text(mtl.read_text().replace('SPACECRAFT_ID = "LANDSAT_8"', 'SPACECRAFT_ID = "LANDSAT_9"'))
-    indices.run_spectral_indices(str(C2 / f"{C2_ID}_MTL.txt"), str(tmp_path / "l8.tif"), factors=["NDVI"])
-    indices.run_spectral_indices(str(mtl), str(tmp_path / "l9.tif"), factors=["NDVI"])
+    run_spectral_indices(str(C2 / f"{C2_ID}_MTL.txt"), str(tmp_path / "l8.tif"), factors=["NDVI"])
+    run_spectral_indices(str(mtl), str(tmp_path / "l9.tif"), factors=["NDVI"])
     l8, _, _ = written(tmp_path / "l8.tif")
     l9, metadata, _ = written(tmp_path / "l9.tif")
     np.testing.assert_array_equal(l8["NDVI"], l9["NDVI"])
@@ -127,7 +127,7 @@ def test_an_mtl_of_another_sensor_stops_with_the_fix(tmp_path):
     mtl.write_text(mtl.read_text().replace('SPACECRAFT_ID = "LANDSAT_8"', 'SPACECRAFT_ID = "LANDSAT_7"')
                    .replace('SENSOR_ID = "OLI_TIRS"', 'SENSOR_ID = "ETM"'))
     with pytest.raises(SoilMetalError, match="LANDSAT_7 ETM, not Landsat 8 or 9.*stack"):
-        indices.run_spectral_indices(str(mtl), str(tmp_path / "out.tif"), factors=["NDVI"])
+        run_spectral_indices(str(mtl), str(tmp_path / "out.tif"), factors=["NDVI"])
     assert not (tmp_path / "out.tif").exists()
 
 
@@ -150,8 +150,8 @@ def test_sentinel2_l2a_scaled_from_the_metadata(tmp_path, given):
     path = S2_SAFE / "MTD_MSIL2A.xml" if given == "xml" else S2_SAFE
     infos = []
     output = tmp_path / "s2.tif"
-    result = indices.run_spectral_indices(str(path), str(output), factors=["B4", "B5", "B6", "NDVI"],
-                                          scale=2, mask=[], monitor=Monitor(info=infos.append))
+    result = run_spectral_indices(str(path), str(output), factors=["B4", "B5", "B6", "NDVI"],
+                                  scale=2, mask=[], monitor=Monitor(info=infos.append))
     bands, metadata, geotransform = written(output)
     assert geotransform[1] == 60.0
     red, nir, swir1 = s2_expected("B4"), s2_expected("B8A"), s2_expected("B11")
@@ -162,7 +162,7 @@ def test_sentinel2_l2a_scaled_from_the_metadata(tmp_path, given):
     with np.errstate(invalid="ignore", divide="ignore"):
         ndvi = (nir - red) / (nir + red)
     np.testing.assert_allclose(bands["NDVI"], ndvi, rtol=1e-5, atol=1e-6)
-    assert metadata["SENSOR"] == "Sentinel-2A MSI" and result["sensor"] == "Sentinel-2A MSI"
+    assert metadata["SENSOR"] == "Sentinel-2A MSI" and result.sensor == "Sentinel-2A MSI"
     assert any("B8A" in message and "60 m" in message for message in infos)
 
 
@@ -170,12 +170,12 @@ def test_sentinel2_scl_mask(tmp_path):
     scl = raw(next(S2_R60.glob("*_SCL_60m.jp2")))
     masked = np.isin(scl, [0, 1, 3, 8, 9, 10])
     fill = np.isin(scl, [0, 1])
-    result = indices.run_spectral_indices(str(S2_SAFE), str(tmp_path / "s2.tif"), factors=["B4"])
+    result = run_spectral_indices(str(S2_SAFE), str(tmp_path / "s2.tif"), factors=["B4"])
     bands, _, _ = written(tmp_path / "s2.tif")
     expected = s2_expected("B4")
     expected[masked] = np.nan
     np.testing.assert_allclose(bands["B4"], expected, rtol=1e-6, atol=1e-7)
-    assert result["masked_share"] == pytest.approx((masked & ~fill).sum() / (~fill).sum())
+    assert result.masked_share == pytest.approx((masked & ~fill).sum() / (~fill).sum())
 
 
 def test_sentinel2_level1c_given_as_l2a_stops(tmp_path):
@@ -184,7 +184,7 @@ def test_sentinel2_level1c_given_as_l2a_stops(tmp_path):
     text = (S2_SAFE / "MTD_MSIL2A.xml").read_text().replace("S2MSI2A", "S2MSI1C")
     (safe / "MTD_MSIL2A.xml").write_text(text)
     with pytest.raises(SoilMetalError, match="Level-1C.*Level-2A"):
-        indices.run_spectral_indices(str(safe), str(tmp_path / "out.tif"), factors=["B4"])
+        run_spectral_indices(str(safe), str(tmp_path / "out.tif"), factors=["B4"])
 
 
 def test_qa_band_of_another_size_stops(tmp_path):
@@ -192,7 +192,7 @@ def test_qa_band_of_another_size_stops(tmp_path):
     path = write_raster(tmp_path / "stack.tif", list(stack), [None] * 6)
     qa = write_raster(tmp_path / "qa.tif", [np.zeros((21, 30), dtype=np.float32)], [None])
     with pytest.raises(SoilMetalError, match="21 x 30|30 x 21"):
-        indices.run_spectral_indices(path, str(tmp_path / "out.tif"), qa_path=qa)
+        run_spectral_indices(path, str(tmp_path / "out.tif"), qa_path=qa)
 
 
 def test_explicit_qa_raster_for_a_stack(tmp_path):
@@ -201,12 +201,12 @@ def test_explicit_qa_raster_for_a_stack(tmp_path):
     scl = np.array([[[4, 4, 8, 9, 10], [3, 6, 11, 0, 5], [4, 4, 4, 4, 4], [4, 4, 4, 4, 4]]],
                    dtype=np.float32)
     qa = write_raster(tmp_path / "scl.tif", list(scl), [None])
-    result = indices.run_spectral_indices(path, str(tmp_path / "out.tif"), factors=["B4"], qa_path=qa,
-                                          qa_layout="sentinel2_scl", mask=["clouds", "water"])
+    result = run_spectral_indices(path, str(tmp_path / "out.tif"), factors=["B4"], qa_path=qa,
+                                  qa_layout="sentinel2_scl", mask=["clouds", "water"])
     bands, _, _ = written(tmp_path / "out.tif")
     expected = np.isin(scl[0], [8, 9, 6])
     np.testing.assert_array_equal(np.isnan(bands["B4"]), expected)
-    assert result["masked_share"] == pytest.approx(3 / 19)   # SCL 0 is fill: 19 pixels with data
+    assert result.masked_share == pytest.approx(3 / 19)   # SCL 0 is fill: 19 pixels with data
 
 
 def test_class_masks_bits_by_layout():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from core import terrain
+from core.science.terrain import pad_edges, terrain_factors
+from core.workflows.terrain_factors import run_terrain_factors
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
 from rasters import read_bands as read_output
@@ -104,8 +105,8 @@ def compare_with_gdaldem(dem, output, tmp_path, scale_options=()):
 @pytest.mark.parametrize("dem", [SRTM, TAYLOR])
 def test_projected_dem_matches_gdaldem(tmp_path, dem):
     output = tmp_path / "terrain.tif"
-    result = terrain.run_terrain_factors(dem, str(output))
-    assert result["factors"] == NAMES and result["warnings"] == []
+    result = run_terrain_factors(dem, str(output))
+    assert result.factors == NAMES and result.warnings == []
     ours = compare_with_gdaldem(dem, output, tmp_path)
     source = gdal.Open(dem)
     elevation = source.GetRasterBand(1).ReadAsArray().astype(np.float64)
@@ -126,14 +127,14 @@ def test_projected_dem_matches_gdaldem(tmp_path, dem):
 def test_meuse_ahn_in_centimetres_as_is_and_with_crs(tmp_path):
     warnings = []
     output = tmp_path / "ahn_raw.tif"
-    result = terrain.run_terrain_factors(AHN, str(output), monitor=Monitor(warning=warnings.append))
-    assert len(warnings) == 1 and "no CRS" in warnings[0] and result["warnings"] == warnings
+    result = run_terrain_factors(AHN, str(output), monitor=Monitor(warning=warnings.append))
+    assert len(warnings) == 1 and "no CRS" in warnings[0] and result.warnings == warnings
     compare_with_gdaldem(AHN, output, tmp_path)     # both in raw cm-over-metres units
     # With the CRS from ahn.rdc assigned and the centimetres converted to metres.
     dem = with_epsg(AHN, tmp_path / "ahn_28992.tif", 28992)
     output_m = tmp_path / "ahn_m.tif"
-    result = terrain.run_terrain_factors(dem, str(output_m), z_factor=0.01)
-    assert result["warnings"] == []
+    result = run_terrain_factors(dem, str(output_m), z_factor=0.01)
+    assert result.warnings == []
     ours = compare_with_gdaldem(dem, output_m, tmp_path, scale_options=("-s", "100"))
     valid = np.isfinite(ours["SLOPE"])
     assert np.nanmax(ours["ELEVATION"]) == pytest.approx(62.20, abs=0.01)
@@ -156,7 +157,7 @@ def metres_per_degree(latitude_deg):
 
 def test_geographic_dem_slopes_are_in_true_metres(tmp_path):
     output = tmp_path / "terra.tif"
-    terrain.run_terrain_factors(TERRA, str(output))
+    run_terrain_factors(TERRA, str(output))
     ours = read_output(output)
     slope = ours["SLOPE"]
     valid = np.isfinite(slope)
@@ -185,7 +186,7 @@ def test_geographic_dem_slopes_are_in_true_metres(tmp_path):
 
 def test_custom_projected_crs_is_kept(tmp_path):
     output = tmp_path / "taylor.tif"
-    terrain.run_terrain_factors(TAYLOR, str(output))
+    run_terrain_factors(TAYLOR, str(output))
     source_srs = osr.SpatialReference(gdal.Open(TAYLOR).GetProjection())
     assert source_srs.GetAuthorityCode(None) is None      # really an unnamed CRS
     assert osr.SpatialReference(gdal.Open(str(output)).GetProjection()).IsSame(source_srs)
@@ -212,7 +213,7 @@ def test_aspect_conventions_on_planes(tmp_path, slope_east, slope_north, aspect,
     z = plane(slope_east, slope_north)
     path = write_dem(tmp_path / "plane.tif", z.astype(np.float32), (0, 30, 0, 0, 0, -30))
     output = tmp_path / "out.tif"
-    terrain.run_terrain_factors(path, str(output))
+    run_terrain_factors(path, str(output))
     ours = read_output(output)
     expected_slope = math.degrees(math.atan(math.hypot(slope_east, slope_north)))
     # Every cell, edges and corners included (extrapolation keeps a plane a plane).
@@ -222,7 +223,8 @@ def test_aspect_conventions_on_planes(tmp_path, slope_east, slope_north, aspect,
     np.testing.assert_allclose(ours["NORTHNESS"], northness, atol=1e-6)
     np.testing.assert_allclose(ours["EASTNESS"], eastness, atol=1e-6)
     # The array function agrees.
-    slope_array, aspect_array = terrain.horn_slope_aspect(z, 30.0, 30.0)
+    arrays = terrain_factors(pad_edges(z), 30.0, 30.0)
+    slope_array, aspect_array = arrays["SLOPE"], arrays["ASPECT"]
     np.testing.assert_allclose(slope_array, expected_slope, atol=1e-9)
     assert angle_difference(aspect_array, aspect).max() < 1e-9
 
@@ -230,7 +232,7 @@ def test_aspect_conventions_on_planes(tmp_path, slope_east, slope_north, aspect,
 def test_flat_dem_has_no_aspect(tmp_path):
     path = write_dem(tmp_path / "flat.tif", np.full((5, 6), 42.0, np.float32), (0, 10, 0, 0, 0, -10))
     output = tmp_path / "out.tif"
-    terrain.run_terrain_factors(path, str(output))
+    run_terrain_factors(path, str(output))
     raw = gdal.Open(str(output))
     aspect = raw.GetRasterBand(3).ReadAsArray()
     assert (aspect == raw.GetRasterBand(3).GetNoDataValue()).all()
@@ -244,7 +246,7 @@ def test_per_row_cell_sizes_in_the_array_function():
     z = plane(slope_east=0.05, slope_north=0.0, rows=4, cols=5)
     # Doubling a row's cell width halves its x gradient.
     dx = np.array([30.0, 60.0, 30.0, 60.0])
-    slope, _ = terrain.horn_slope_aspect(z, dx, 30.0)
+    slope = terrain_factors(pad_edges(z), dx, 30.0)["SLOPE"]
     np.testing.assert_allclose(slope[0], math.degrees(math.atan(0.05)))
     np.testing.assert_allclose(slope[1], math.degrees(math.atan(0.025)))
 
@@ -257,7 +259,7 @@ def test_nodata_hole_matches_gdaldem_compute_edges(tmp_path):
     z[0, 5] = -32768                          # on the top edge
     dem = write_dem(tmp_path / "holes.tif", z, source.GetGeoTransform(), epsg=None, nodata=-32768)
     output = tmp_path / "out.tif"
-    terrain.run_terrain_factors(dem, str(output))
+    run_terrain_factors(dem, str(output))
     ours = read_output(output)
     hole = z == -32768
     for name in NAMES:
@@ -271,10 +273,10 @@ def test_nodata_hole_matches_gdaldem_compute_edges(tmp_path):
 
 def test_blocks_with_halo_equal_one_block(tmp_path):
     whole, tiled = tmp_path / "whole.tif", tmp_path / "tiled.tif"
-    terrain.run_terrain_factors(TAYLOR, str(whole))
+    run_terrain_factors(TAYLOR, str(whole))
     progress = []
-    terrain.run_terrain_factors(TAYLOR, str(tiled), block_size=64,
-                                monitor=Monitor(progress=progress.append))
+    run_terrain_factors(TAYLOR, str(tiled), block_size=64,
+                        monitor=Monitor(progress=progress.append))
     assert len(progress) > 8 and progress[-1] == pytest.approx(100)
     a, b = read_output(whole), read_output(tiled)
     for name in NAMES:
@@ -296,7 +298,7 @@ def reference_grid(tmp_path):
 def test_reference_puts_output_on_reference_grid(tmp_path):
     reference = reference_grid(tmp_path)
     output = tmp_path / "terrain.tif"
-    terrain.run_terrain_factors(TERRA, str(output), reference_path=reference)
+    run_terrain_factors(TERRA, str(output), reference_path=reference)
     out_ds, ref_ds = gdal.Open(str(output)), gdal.Open(reference)
     assert (out_ds.RasterXSize, out_ds.RasterYSize) == (ref_ds.RasterXSize, ref_ds.RasterYSize)
     assert out_ds.GetGeoTransform() == ref_ds.GetGeoTransform()
@@ -323,7 +325,7 @@ def test_reference_puts_output_on_reference_grid(tmp_path):
 def test_reference_with_same_grid_other_crs_definition(tmp_path):
     reference = with_epsg(AHN, tmp_path / "ahn_28992.tif", 28992)
     output = tmp_path / "srtm_on_ahn.tif"
-    terrain.run_terrain_factors(SRTM, str(output), reference_path=reference, resampling="cubic")
+    run_terrain_factors(SRTM, str(output), reference_path=reference, resampling="cubic")
     out_ds, ref_ds = gdal.Open(str(output)), gdal.Open(reference)
     assert out_ds.GetGeoTransform() == ref_ds.GetGeoTransform()
     assert (out_ds.RasterXSize, out_ds.RasterYSize) == (ref_ds.RasterXSize, ref_ds.RasterYSize)
@@ -336,14 +338,25 @@ def test_reference_with_same_grid_other_crs_definition(tmp_path):
 
 def test_errors_and_cancel(tmp_path):
     with pytest.raises(SoilMetalError, match="1 band"):
-        terrain.run_terrain_factors(SRTM, str(tmp_path / "a.tif"), band=2)
+        run_terrain_factors(SRTM, str(tmp_path / "a.tif"), band=2)
     south_up = write_dem(tmp_path / "south_up.tif", plane(0.1).astype(np.float32),
                          (0, 30, 0, 0, 0, 30))
     with pytest.raises(SoilMetalError, match="north-up"):
-        terrain.run_terrain_factors(south_up, str(tmp_path / "b.tif"))
+        run_terrain_factors(south_up, str(tmp_path / "b.tif"))
     output = tmp_path / "c.tif"
     with pytest.raises(Cancelled):
-        terrain.run_terrain_factors(TAYLOR, str(output), block_size=64,
-                                    monitor=Monitor(is_cancelled=lambda: True))
+        run_terrain_factors(TAYLOR, str(output), block_size=64,
+                            monitor=Monitor(is_cancelled=lambda: True))
     assert not output.exists()
     assert sorted(os.listdir(tmp_path)) == ["south_up.tif"]
+
+
+def test_run_statistics_count_the_valid_cells(tmp_path):
+    z = np.full((6, 7), 100.0, np.float32)
+    z[2, 3] = -32768
+    path = write_dem(tmp_path / "hole.tif", z, (0, 30, 0, 0, 0, -30), epsg=None, nodata=-32768)
+    result = run_terrain_factors(path, str(tmp_path / "out.tif"))
+    rows = {row["band"]: row for row in result.statistics}
+    assert rows["ELEVATION"]["valid"] == 41
+    assert rows["ELEVATION"]["min"] == rows["ELEVATION"]["max"] == rows["ELEVATION"]["mean"] == 100.0
+    assert rows["ASPECT"]["valid"] == 0 and np.isnan(rows["ASPECT"]["mean"])   # flat: no aspect

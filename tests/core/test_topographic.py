@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from core import topographic_run
+from core.reports.topographic import write_topographic_report
+from core.workflows.topographic_correction import run_topographic_correction
 from core.errors import SoilMetalError
 from rasters import write_raster
 from scenes_support import write_like
@@ -85,15 +86,15 @@ def test_known_illumination_effect_is_recovered(scene, method, parameter):
     folder = scene["folder"]
     observed = illuminated(method, scene["truth"], scene["cos_i"], scene["slope"], parameter)
     image = write_raster(folder / f"{method}.tif", list(observed), ["B4", "B5"], origin=ORIGIN, size=SIZE)
-    result = topographic_run.run_topographic_correction(
+    result = run_topographic_correction(
         image, scene["dem"], str(folder / f"{method}_out.tif"), method=method, sun_azimuth=AZIMUTH,
-        sun_elevation=ELEVATION, illumination_path=str(folder / f"{method}_cos.tif"),
-        report_path=str(folder / f"{method}.html"))
+        sun_elevation=ELEVATION, illumination_path=str(folder / f"{method}_cos.tif"))
+    write_topographic_report(result, str(folder / f"{method}.html"))
     corrected, names, metadata = read(folder / f"{method}_out.tif")
     assert names == ["B4", "B5"] and metadata["SUN_ELEVATION"].startswith("35")
     cos_i, _, _ = read(folder / f"{method}_cos.tif")
     np.testing.assert_allclose(cos_i[0][INTERIOR], scene["cos_i"][INTERIOR], atol=1e-3)
-    for band, row in enumerate(result["bands"]):
+    for band, row in enumerate(result.bands):
         if method != "cosine":
             assert row["parameter"] == pytest.approx(parameter[band], rel=0.05)
         assert row["r_before"] > 0.5
@@ -101,7 +102,7 @@ def test_known_illumination_effect_is_recovered(scene, method, parameter):
         np.testing.assert_allclose(corrected[band][INTERIOR], scene["truth"][band][INTERIOR], rtol=0.01)
     # The corrected values are the method's formula with the fitted parameter and written cos(i).
     cos_i = cos_i[0]
-    fitted = [row["parameter"] or 0.0 for row in result["bands"]]
+    fitted = [row["parameter"] or 0.0 for row in result.bands]
     cos_z = np.cos(np.radians(90 - ELEVATION))
     c = np.asarray(fitted)[:, None, None]
     direct = {"cosine": lambda: observed * cos_z / cos_i,
@@ -112,7 +113,7 @@ def test_known_illumination_effect_is_recovered(scene, method, parameter):
     np.testing.assert_allclose(corrected[:, 2:-2, 2:-2], direct[:, 2:-2, 2:-2],
                                rtol=5e-4 if method == "scs_c" else 2e-6)
     html = Path(folder / f"{method}.html").read_text()
-    assert "r with cos(i) before" in html and f"{result['bands'][0]['r_before']:.4f}" in html
+    assert "r with cos(i) before" in html and f"{result.bands[0]['r_before']:.4f}" in html
 
 
 def test_fit_mask_limits_the_fit(scene):
@@ -126,11 +127,11 @@ def test_fit_mask_limits_the_fit(scene):
         np.cos(np.radians(55)) + 5.0)
     image = write_raster(folder / "fit.tif", list(disturbed), ["B4", "B5"], origin=ORIGIN, size=SIZE)
     mask = write_raster(folder / "use.tif", [use], ["USE"], origin=ORIGIN, size=SIZE)
-    result = topographic_run.run_topographic_correction(
+    result = run_topographic_correction(
         image, scene["dem"], str(folder / "fit_out.tif"), sun_azimuth=AZIMUTH,
         sun_elevation=ELEVATION, fit_mask_path=mask)
-    assert [row["parameter"] for row in result["bands"]] == pytest.approx([0.4, 1.2], rel=0.05)
-    assert result["bands"][0]["n_fit"] == ROWS * (COLS // 2)
+    assert [row["parameter"] for row in result.bands] == pytest.approx([0.4, 1.2], rel=0.05)
+    assert result.bands[0]["n_fit"] == ROWS * (COLS // 2)
 
 
 def test_bad_inputs_stop_with_the_fix(scene, tmp_path):
@@ -139,25 +140,25 @@ def test_bad_inputs_stop_with_the_fix(scene, tmp_path):
     far = write_raster(tmp_path / "far.tif", [np.full((50, 50), 100.0)], ["Z"],
                        origin=(700000.0, 3730000.0), size=SIZE)
     with pytest.raises(SoilMetalError, match="does not overlap.*Choose a DEM that covers"):
-        topographic_run.run_topographic_correction(image, far, str(tmp_path / "a.tif"),
-                                                   sun_azimuth=100, sun_elevation=40)
+        run_topographic_correction(image, far, str(tmp_path / "a.tif"),
+                                   sun_azimuth=100, sun_elevation=40)
     with pytest.raises(SoilMetalError, match="at or below the horizon.*SUN_ELEVATION"):
-        topographic_run.run_topographic_correction(image, scene["dem"], str(tmp_path / "b.tif"),
-                                                   sun_azimuth=100, sun_elevation=-3)
+        run_topographic_correction(image, scene["dem"], str(tmp_path / "b.tif"),
+                                   sun_azimuth=100, sun_elevation=-3)
     with pytest.raises(SoilMetalError, match="give SUN_AZIMUTH and SUN_ELEVATION"):
-        topographic_run.run_topographic_correction(image, scene["dem"], str(tmp_path / "c.tif"))
+        run_topographic_correction(image, scene["dem"], str(tmp_path / "c.tif"))
     small = write_raster(tmp_path / "small.tif", [np.ones((5, 5))], ["USE"], origin=ORIGIN, size=SIZE)
     with pytest.raises(SoilMetalError, match="fitting mask .* 5 x 5 pixels"):
-        topographic_run.run_topographic_correction(image, scene["dem"], str(tmp_path / "d.tif"),
-                                                   sun_azimuth=100, sun_elevation=40,
-                                                   fit_mask_path=small)
+        run_topographic_correction(image, scene["dem"], str(tmp_path / "d.tif"),
+                                   sun_azimuth=100, sun_elevation=40,
+                                   fit_mask_path=small)
     assert not list(tmp_path.glob("[abcd].tif"))
     # Integers are corrected, with a warning that names the conversion to reflectance.
     integers = write_raster(tmp_path / "dn.tif", [np.full((ROWS, COLS), 2200.0) * (1 + 0.3 * scene["cos_i"])],
                             ["B4"], origin=ORIGIN, size=SIZE)
-    result = topographic_run.run_topographic_correction(integers, scene["dem"], str(tmp_path / "e.tif"),
-                                                        sun_azimuth=100, sun_elevation=40)
-    assert any("scaled integers" in w and "SCALE" in w for w in result["warnings"])
+    result = run_topographic_correction(integers, scene["dem"], str(tmp_path / "e.tif"),
+                                        sun_azimuth=100, sun_elevation=40)
+    assert any("scaled integers" in w and "SCALE" in w for w in result.warnings)
 
 
 def test_sentinel2_product_gives_the_sun_and_b_names(tmp_path):
@@ -175,13 +176,13 @@ def test_sentinel2_product_gives_the_sun_and_b_names(tmp_path):
     driver.SetProjection(band.GetProjection())
     driver.GetRasterBand(1).WriteArray(z)
     driver = None
-    result = topographic_run.run_topographic_correction(str(S2_SAFE), str(dem), str(tmp_path / "s2.tif"),
-                                                        method="cosine")
-    assert result["sun_elevation"] == pytest.approx(90 - zenith)
-    assert result["sun_azimuth"] == pytest.approx(azimuth)
+    result = run_topographic_correction(str(S2_SAFE), str(dem), str(tmp_path / "s2.tif"),
+                                        method="cosine")
+    assert result.sun_elevation == pytest.approx(90 - zenith)
+    assert result.sun_azimuth == pytest.approx(azimuth)
     _, names, metadata = read(tmp_path / "s2.tif")
     assert names == ["B4", "B5", "B6"] and metadata["SENSOR"] == "Sentinel-2A MSI"
-    assert result["masked_share"] > 0.3
+    assert result.masked_share > 0.3
 
 
 def test_real_sentinel2_and_dem_of_luxembourg(tmp_path):
@@ -191,21 +192,22 @@ def test_real_sentinel2_and_dem_of_luxembourg(tmp_path):
     reflectance = (dn - 1000.0) / 10000.0     # baseline >= 04.00 offset (see README.txt)
     image = write_like(source, reflectance, tmp_path / "s2_reflectance.tif", names)
     # 2024-08-24 about 10:30 UTC (Sentinel-2's overpass) at 49.8 N 6.1 E: the sun at ~153 / 49 deg.
-    result = topographic_run.run_topographic_correction(
+    result = run_topographic_correction(
         str(image), str(TERRA / "terra_elev.tif"), str(tmp_path / "corrected.tif"), method="c",
-        sun_azimuth=153.0, sun_elevation=49.0, report_path=str(tmp_path / "terra.html"))
+        sun_azimuth=153.0, sun_elevation=49.0)
+    write_topographic_report(result, str(tmp_path / "terra.html"))
     corrected, written, _ = read(tmp_path / "corrected.tif")
     assert written == ["B02", "B03", "B04", "B08"]
     # On 1 km cells cos(i) hardly varies (std ~0.015) and no band brightens with it: the
     # correlation is already small and of the wrong sign for illumination, so C-correction
     # leaves every band as it is (and says so) instead of removing land-cover signal.
-    for index, row in enumerate(result["bands"]):
+    for index, row in enumerate(result.bands):
         assert row["n_fit"] > 4000
         assert abs(row["r_before"]) < 0.1
         assert row["parameter"] is None and row["r_after"] == pytest.approx(row["r_before"])
         valid = np.isfinite(reflectance[index]) & np.isfinite(corrected[index])
         np.testing.assert_allclose(corrected[index][valid], reflectance[index][valid], rtol=1e-6)
-    assert len(result["warnings"]) == 4 and all("left uncorrected" in w for w in result["warnings"])
+    assert len(result.warnings) == 4 and all("left uncorrected" in w for w in result.warnings)
     assert "not corrected" in (tmp_path / "terra.html").read_text()
 
 
@@ -222,10 +224,10 @@ def test_landsat_mtl_gives_the_sun_and_masks_clouds(tmp_path):
     out.SetProjection(band.GetProjection())
     out.GetRasterBand(1).WriteArray(300 + 200 * np.sin(cols / 10.0) * np.cos(rows / 12.0))
     out = None
-    result = topographic_run.run_topographic_correction(str(mtl), str(dem), str(tmp_path / "c2.tif"),
-                                                        method="cosine")
-    assert result["sun_elevation"] == pytest.approx(float(re.search(r"SUN_ELEVATION = (\S+)", text).group(1)))
-    assert result["sun_azimuth"] == pytest.approx(float(re.search(r"SUN_AZIMUTH = (\S+)", text).group(1)))
+    result = run_topographic_correction(str(mtl), str(dem), str(tmp_path / "c2.tif"),
+                                        method="cosine")
+    assert result.sun_elevation == pytest.approx(float(re.search(r"SUN_ELEVATION = (\S+)", text).group(1)))
+    assert result.sun_azimuth == pytest.approx(float(re.search(r"SUN_AZIMUTH = (\S+)", text).group(1)))
     corrected, names, metadata = read(tmp_path / "c2.tif")
     assert names == ["B4", "B5"] and metadata["SENSOR"] == "Landsat 8 OLI"
     qa_data = gdal.Open(str(next(c2.glob("*_QA_PIXEL.TIF"))))
@@ -239,16 +241,16 @@ def test_large_scene_is_fitted_on_a_block_sample_and_cancel_leaves_nothing(scene
     observed = illuminated("c", scene["truth"], scene["cos_i"], scene["slope"], [0.4, 1.2])
     image = write_raster(tmp_path / "img.tif", list(observed), ["B4", "B5"], origin=ORIGIN, size=SIZE)
     progress = []
-    result = topographic_run.run_topographic_correction(
+    result = run_topographic_correction(
         image, scene["dem"], str(tmp_path / "out.tif"), sun_azimuth=AZIMUTH, sun_elevation=ELEVATION,
         block_size=16, monitor=Monitor(progress=progress.append))
-    assert result["fit_blocks"] == (16, 80)
-    assert [row["parameter"] for row in result["bands"]] == pytest.approx([0.4, 1.2], rel=0.05)
-    assert all(abs(row["r_after"]) < 0.05 for row in result["bands"])
+    assert result.fit_blocks == (16, 80)
+    assert [row["parameter"] for row in result.bands] == pytest.approx([0.4, 1.2], rel=0.05)
+    assert all(abs(row["r_after"]) < 0.05 for row in result.bands)
     assert progress == sorted(progress) and progress[-1] == pytest.approx(100.0)
     calls = []
     with pytest.raises(Cancelled):
-        topographic_run.run_topographic_correction(
+        run_topographic_correction(
             image, scene["dem"], str(tmp_path / "cancelled.tif"), sun_azimuth=AZIMUTH,
             sun_elevation=ELEVATION, illumination_path=str(tmp_path / "cancelled_cos.tif"),
             block_size=16, monitor=Monitor(is_cancelled=lambda: calls.append(1) or len(calls) > 30))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from core import topographic_run
+from core.workflows.topographic_correction import run_topographic_correction
 from scenes_support import write_like
 from support import demo_data_dir
 
@@ -24,10 +24,10 @@ def test_corrected_demo_bands_no_longer_follow_the_illumination(tmp_path, year):
     reflectance[dn == 0] = np.nan
     image = write_like(source, reflectance, tmp_path / "reflectance.tif",
                        [f"B{index + 1}" for index in range(source.RasterCount)])
-    result = topographic_run.run_topographic_correction(
+    result = run_topographic_correction(
         str(image), str(folder / "dem_1arcsec.tif"), str(tmp_path / "corrected.tif"), method="c",
         sun_azimuth=sun["sun_azimuth_deg"], sun_elevation=sun["sun_elevation_deg"])
-    for row in result["bands"]:
+    for row in result.bands:
         assert row["parameter"] is not None, row
         assert row["r_before"] > 0.2, row
         assert abs(row["r_after"]) < 0.05, row
