@@ -1,4 +1,4 @@
-"""Helpers the modelling workflows share: the unit, a readable metal label, the factor check,
+"""Helpers the modelling workflows share: the metal a field name stands for, the factor check,
 sample ids and metrics of row subsets.
 """
 
@@ -11,15 +11,10 @@ from ..science.metrics import regression_metrics
 from ..science.outliers import hot_spot_warning
 from ..sampling import catalogue_factors
 
-
-
-
 # Metals and metalloids measured in soil surveys, for a readable label from a field name.
 ELEMENT_SYMBOLS = ("Ag", "Al", "As", "Au", "Ba", "Be", "Bi", "Cd", "Co", "Cr", "Cs", "Cu",
                    "Fe", "Hg", "Li", "Mn", "Mo", "Ni", "Pb", "Pt", "Sb", "Se", "Sn", "Sr",
                    "Th", "Ti", "Tl", "U", "V", "W", "Zn", "Zr")
-
-
 ELEMENT_NAMES = {"silver": "Ag", "aluminium": "Al", "aluminum": "Al", "arsenic": "As",
                  "gold": "Au", "barium": "Ba", "cadmium": "Cd", "cobalt": "Co",
                  "chromium": "Cr", "copper": "Cu", "iron": "Fe", "mercury": "Hg",
@@ -28,8 +23,9 @@ ELEMENT_NAMES = {"silver": "Ag", "aluminium": "Al", "aluminum": "Al", "arsenic":
                  "vanadium": "V", "zinc": "Zn"}
 
 
-def metal_label(field_name):
-    """A readable metal name from a field name: 'cu_mg_kg' -> 'Cu', 'lead' -> 'Pb', else the field."""
+def metal_from_field_name(field_name):
+    """The metal a sample field stands for: 'cu_mg_kg' -> 'Cu', 'lead' -> 'Pb', else the field
+    (read before training; afterwards the model file's own model.metal says it)."""
     text = str(field_name or "").strip()
     token = re.split(r"[_\s.\-(]", text, maxsplit=1)[0].lower()
     symbols = {symbol.lower(): symbol for symbol in ELEMENT_SYMBOLS}

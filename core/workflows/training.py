@@ -18,7 +18,7 @@ from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
 from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_samples
-from .common import members_rmse_of, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
+from .common import members_rmse_of, metal_from_field_name, metrics_of_rows, sample_ids_of, warn_hot_spots
 
 
 @dataclass
@@ -68,7 +68,7 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
     warn_hot_spots(prepared, monitor)
     monitor.info(f"{len(y)} valid samples: {split.train.size} for training, "
                  f"{split.validation.size} held out for validation (seed {settings.seed}).")
-    label = metal_label(field)
+    label = metal_from_field_name(field)
     model = train_gabp(x[split.train], y[split.train], names, settings, monitor=monitor,
                        metal=label)
     mean, std = model.predict(x)

@@ -22,7 +22,7 @@ from ..monitor import NULL_MONITOR
 from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_transfer_samples
 from ..science.transfer import TransferSettings, outside_source_ranges, source_gabp_settings
-from .common import ELEMENT_SYMBOLS, metal_label, metrics_of_rows, sample_ids_of, warn_hot_spots
+from .common import ELEMENT_SYMBOLS, metal_from_field_name, metrics_of_rows, sample_ids_of, warn_hot_spots
 
 
 @dataclass
@@ -110,8 +110,8 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
                  f"{split.validation.size} for validation, {split.unused.size} not used "
                  f"(seed {settings.seed}).")
     notes = []
-    label = metal_label(field)
-    source_label = metal_label(source.metal)
+    label = metal_from_field_name(field)
+    source_label = metal_from_field_name(source.metal)
     if label in ELEMENT_SYMBOLS and source_label in ELEMENT_SYMBOLS and label != source_label:
         text = (f"The source model predicts {source.metal}, but the target field '{field}' looks "
                 f"like {label}. Check that FIELD holds the same metal as the source model.")

@@ -17,7 +17,7 @@ from core.reports.training import build_training_report, write_training_outputs
 from core.reports.transfer import build_transfer_report, write_transfer_outputs
 from core.science.splits import split_samples, split_transfer_samples
 from core.science.transfer import source_gabp_settings
-from core.workflows.common import ELEMENT_SYMBOLS, check_model_factors, metal_label
+from core.workflows.common import ELEMENT_SYMBOLS, check_model_factors, metal_from_field_name
 from core.workflows.evaluation import run_evaluation
 from core.workflows.training import run_training
 from core.workflows.transfer import run_transfer
@@ -63,8 +63,8 @@ def rmse(a, b):
     ("cu_mg_kg", "Cu"), ("PB_ppm", "Pb"), ("Cu", "Cu"), ("copper", "Cu"), ("lead", "Pb"),
     ("zn (ppm)", "Zn"), ("content", "content"), ("no_3", "no_3"), ("id_x", "id_x"),
     ("om_pct", "om_pct")])
-def test_metal_label(field, label):
-    assert metal_label(field) == label
+def test_metal_from_field_name(field, label):
+    assert metal_from_field_name(field) == label
 
 
 def test_split_samples_sizes_determinism_and_limits():
