@@ -102,6 +102,16 @@ def prepared_samples(sources, metal, table):
     return prepare_samples(points, sources, FACTORS)
 
 
+def meuse_samples(prefix="soilmetal_meuse_"):
+    """(the sample CSV as a DataFrame, {metal: prepared samples}) on the factors built in a
+    temporary folder (sampled, then the rasters go)."""
+    table = pd.read_csv(DATA / "ucdavis_meuse.csv")
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        sources = build_factor_rasters(pathlib.Path(folder))
+        prepared = {metal: prepared_samples(sources, metal, table) for metal in METALS}
+    return table, prepared
+
+
 def subset(prepared, mask):
     """PreparedSamples of the samples where mask is True."""
     return PreparedSamples(prepared.table.subset(mask), [], "none")
@@ -117,6 +127,16 @@ def mlr_rmse(x_train, y_train, x_test, y_test):
 
 def median(values):
     return float(np.median(values))
+
+
+def wins(first, second, seeds):
+    """'k of n': in how many of the n seeds the first RMSE is below the second."""
+    return f"{sum(a < b for a, b in zip(first, second))} of {len(seeds)}"
+
+
+def markdown_row(*cells):
+    """One row of a markdown table."""
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
 def gabp_vs_mlr(prepared_by_metal, seeds):
@@ -140,10 +160,9 @@ def gabp_vs_mlr(prepared_by_metal, seeds):
             results["mlr"].append(mlr_rmse(x[split.train], y[split.train],
                                            x[split.validation], y[split.validation]))
             results["mean"].append(run.mean_predictor["RMSE"])
-        wins = sum(a < b for a, b in zip(results["g5"], results["mlr"]))
-        lines.append(f"| {METALS[metal]} | {len(y)} | {median(results['g1']):.1f} | "
-                     f"{median(results['g5']):.1f} | {median(results['mlr']):.1f} | "
-                     f"{median(results['mean']):.1f} | {wins} of {len(seeds)} |")
+        medians = [f"{median(results[key]):.1f}" for key in ("g1", "g5", "mlr", "mean")]
+        lines.append(markdown_row(METALS[metal], len(y), *medians,
+                                  wins(results["g5"], results["mlr"], seeds)))
     return "\n".join(lines)
 
 
@@ -181,13 +200,12 @@ def transfer_table(prepared_by_metal, table, seeds):
                     rows["base_mre"].append(summary["BASELINE_MRE"])
                     rows["mlr"].append(mlr_rmse(xt[split.train], yt[split.train],
                                                 xt[split.validation], yt[split.validation]))
-                wins = sum(a < b for a, b in zip(rows["tr"], rows["base"]))
                 lines.append(
                     f"| {METALS[metal]} | {name} ({len(source.table)} -> {len(target.table)}) | "
                     f"{ensemble} | {median(rows['own']):.1f} | {median(rows['tr']):.1f} | "
                     f"{median(rows['base']):.1f} | {median(rows['mlr']):.1f} | "
                     f"{median(rows['src']):.1f} | {median(rows['tr_mre']):.3f} | "
-                    f"{median(rows['base_mre']):.3f} | {wins} of {len(seeds)} |")
+                    f"{median(rows['base_mre']):.3f} | {wins(rows['tr'], rows['base'], seeds)} |")
     return "\n".join(lines)
 
 
@@ -223,10 +241,7 @@ def main():
     arguments = parser.parse_args()
     seeds = list(range(arguments.seeds))
     start = time.perf_counter()
-    table = pd.read_csv(DATA / "ucdavis_meuse.csv")
-    with tempfile.TemporaryDirectory(prefix="soilmetal_meuse_") as folder:
-        sources = build_factor_rasters(pathlib.Path(folder))
-        prepared = {metal: prepared_samples(sources, metal, table) for metal in METALS}
+    table, prepared = meuse_samples()
     dropped = prepared["copper"].table.dropped
     print(f"Meuse: {len(table)} samples, {len(prepared['copper'].table)} with every factor "
           f"({len(dropped)} dropped: {', '.join(f'{sid} ({why})' for sid, why in dropped) or 'none'}). "

@@ -22,7 +22,6 @@ Usage: /usr/bin/python3 bench/real_data_meuse_kriging.py [--seeds 5] [--figures 
 import argparse
 import pathlib
 import sys
-import tempfile
 import time
 
 BENCH = pathlib.Path(__file__).resolve().parent
@@ -30,7 +29,6 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from core.science.cv_gabp import fold_labels  # noqa: E402
 from core.science.gabp import GABPSettings, train_gabp  # noqa: E402
@@ -39,8 +37,7 @@ from core.science.residual_kriging import fold_variogram, has_structure, regress
 from core.science.kriging import krige  # noqa: E402
 from core.science.transfer import TransferSettings, transfer  # noqa: E402
 from core.science.variogram import empirical_variogram  # noqa: E402
-from real_data_meuse import (DATA, FACTORS, METALS, build_factor_rasters, median,  # noqa: E402
-                             prepared_samples, subset)
+from real_data_meuse import FACTORS, METALS, markdown_row, meuse_samples, median, subset, wins  # noqa: E402
 
 FOLDS = 10
 ENSEMBLE = 5
@@ -119,11 +116,10 @@ def cv_table(prepared_by_metal, seeds, scheme="random"):
             if metal not in residuals:
                 residuals[metal] = np.log(table.values) - np.log(prediction)
         vgm, _, p_value = residual_variogram(table.x, table.y, residuals[metal])
-        wins = sum(a < b for a, b in zip(rows["g_rk"], rows["g"]))
         change = 100 * (median(rows["g_rk"]) - median(rows["g"])) / median(rows["g"])
         lines.append(
             f"| {METALS[metal]} | {scheme} | {len(table)} | {median(rows['g']):.1f} | {median(rows['g_rk']):.1f} | "
-            f"{change:+.0f} % | {wins} of {len(seeds)} seeds | {median(rows['m']):.1f} | "
+            f"{change:+.0f} % | {wins(rows['g_rk'], rows['g'], seeds)} seeds | {median(rows['m']):.1f} | "
             f"{median(rows['m_rk']):.1f} | nugget/sill {vgm.nugget_ratio:.2f}, range "
             f"{vgm.range:.0f} m, {p_text(p_value)} |")
     return "\n".join(lines), residuals
@@ -179,10 +175,9 @@ def transfer_table(prepared_by_metal, seeds):
                 kriged, _ = krige(target.x[train], target.y[train], residual, target.x[~train],
                                   target.y[~train], vgm, NEIGHBOURS)
                 rows[name].append(rmse(observed, base * np.exp(kriged)))
-        wins = sum(a < b for a, b in zip(rows["rescaled"], rows["target"]))
-        lines.append(f"| {METALS[metal]} | {median(rows['alone']):.1f} | {median(rows['target']):.1f} | "
-                     f"{median(rows['rescaled']):.1f} | {fitted} / {structured} of {len(seeds)} | "
-                     f"{wins} of {len(seeds)} seeds |")
+        medians = [f"{median(rows[key]):.1f}" for key in ("alone", "target", "rescaled")]
+        lines.append(markdown_row(METALS[metal], *medians, f"{fitted} / {structured} of {len(seeds)}",
+                                  wins(rows["rescaled"], rows["target"], seeds) + " seeds"))
     return "\n".join(lines)
 
 
@@ -221,10 +216,7 @@ def main():
     args = parser.parse_args()
     seeds = list(range(args.seeds))
     start = time.perf_counter()
-    csv = pd.read_csv(DATA / "ucdavis_meuse.csv")
-    with tempfile.TemporaryDirectory(prefix="soilmetal_meuse_rk_") as folder:
-        sources = build_factor_rasters(pathlib.Path(folder))
-        prepared = {metal: prepared_samples(sources, metal, csv) for metal in METALS}
+    _, prepared = meuse_samples("soilmetal_meuse_rk_")
     print(f"Meuse: {len(prepared['copper'].table)} samples, factors {', '.join(FACTORS)}, "
           f"{FOLDS}-fold CV ({args.schemes}), GA-BP ENSEMBLE {ENSEMBLE} with LOG_TARGET, "
           f"{NEIGHBOURS} kriging neighbours, seeds {len(seeds)}. RMSE in mg/kg, medians over seeds.\n")
