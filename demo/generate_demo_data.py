@@ -626,6 +626,12 @@ def _choose_abnormal(rng, true_values, measured, land_use, count):
 def _sample_factors(reflectance, elevation_grid, cells):
     """Factor table {name: (n,) array} at sample cells from 3x3 window means."""
     bands = np.array([_window_mean(reflectance, r, c) for r, c, _ in cells]).T  # (7, n)
+    return factors_from_bands(bands, np.array([_window_mean(elevation_grid, r, c) for r, c, _ in cells]))
+
+
+def factors_from_bands(bands, elevation):
+    """The demo's factor table {name: (n,) array} from reflectance bands B1-B7 (7, n) and the
+    elevation (n,) at the samples (tests/core/test_demo_data.py computes it from the files)."""
     b2, b3, b4, b5, b6, b7 = bands[1:7]
     factors = {f"B{i}": bands[i - 1] for i in range(2, 8)}
     factors["NDVI"] = (b5 - b4) / (b5 + b4)
@@ -633,7 +639,7 @@ def _sample_factors(reflectance, elevation_grid, cells):
     factors["CMR"] = b6 / b7
     factors["Brightness"] = TC_BRIGHTNESS @ bands[1:7]
     factors["Greenness"] = TC_GREENNESS @ bands[1:7]
-    factors["Elevation"] = np.array([_window_mean(elevation_grid, r, c) for r, c, _ in cells])
+    factors["Elevation"] = np.asarray(elevation, dtype=float)
     return factors
 
 

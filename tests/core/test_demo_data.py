@@ -16,8 +16,6 @@ METALS = ("cu", "pb")
 COUNTS = {2017: 44, 2019: 43}
 LAND_USES = {"forest", "grassland", "cultivated", "mine", "slag", "road", "village"}
 SCALE, OFFSET = 0.0000275, -0.2
-TC_BRIGHTNESS = np.array([0.3029, 0.2786, 0.4733, 0.5599, 0.5080, 0.1872])
-TC_GREENNESS = np.array([-0.2941, -0.2430, -0.5424, 0.7276, 0.0713, -0.1608])
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +114,8 @@ def _factors(paths, year):
     geotransform = gdal.Open(str(landsat)).GetGeoTransform()
     r, c = _sample_cells(rows, geotransform)
     bands = _window_means(_reflectance(landsat), r, c)  # (7, n)
-    b2, b3, b4, b5, b6, b7 = bands[1:7]
-    factors = {f"B{i}": bands[i - 1] for i in range(2, 8)}
-    factors["NDVI"] = (b5 - b4) / (b5 + b4)
-    factors["MNDWI"] = (b3 - b6) / (b3 + b6)
-    factors["CMR"] = b6 / b7
-    factors["Brightness"] = TC_BRIGHTNESS @ bands[1:7]
-    factors["Greenness"] = TC_GREENNESS @ bands[1:7]
-    factors["Elevation"] = _window_means(_dem_on_grid(paths["dem"], landsat), r, c)
-    return factors, rows
+    elevation = _window_means(_dem_on_grid(paths["dem"], landsat), r, c)
+    return generator.factors_from_bands(bands, elevation), rows
 
 
 def _abnormal_ids(metadata, year, metal):
