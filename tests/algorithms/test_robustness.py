@@ -1,7 +1,9 @@
 """Bad inputs across every algorithm, in one process: each stops with one clear message (the
 problem named once, no traceback) and leaves nothing in its output folder."""
 
+import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -138,87 +140,13 @@ def spectral(d):
     return {"INPUT": d["raster"], "OUTPUT": "{out}/spectral.tif"}
 
 
-# (id, algorithm, base parameters, changes, text the message must hold exactly once)
-CASES = [
-    ("hidden-0", "traingabp", train, {"HIDDEN": 0}, "give a whole number from 1 to 100"),
-    ("hidden-text", "traingabp", train, {"HIDDEN": "abc"}, "HIDDEN (Hidden neurons): 'abc'"),
-    ("hidden-fraction", "traingabp", train, {"HIDDEN": 2.5}, "HIDDEN (Hidden neurons): '2.5'"),
-    ("hidden-huge", "traingabp", train, {"HIDDEN": 1000}, "give a whole number from 1 to 100"),
-    ("population-1", "traingabp", train, {"POPULATION": 1}, "POPULATION (GA population size)"),
-    ("ensemble-0", "traingabp", train, {"ENSEMBLE": 0}, "ENSEMBLE (Networks in the ensemble)"),
-    ("ensemble-huge", "traingabp", train, {"ENSEMBLE": 1000}, "from 1 to 100"),
-    ("validation-0.95", "traingabp", train, {"VALIDATION_FRACTION": 0.95}, "number from 0 to 0.9"),
-    ("seed-negative", "traingabp", train, {"SEED": -1}, "from 0 to 2147483647"),
-    ("goal-2", "traingabp", train, {"GOAL": 2}, "GOAL (LM goal"),
-    ("crossover-1.5", "traingabp", train, {"CROSSOVER": 1.5}, "CROSSOVER (GA crossover probability)"),
-    ("generations-nan", "traingabp", train, {"GENERATIONS": "nan"}, "GENERATIONS (GA generations): 'nan'"),
-    ("names-duplicate", "traingabp", train, {"FACTOR_NAMES": "A,A,B"}, "A given more than once"),
-    ("names-repeated-key", "traingabp", train, {"FACTOR_NAMES": ["A", "B"]}, "FACTOR_NAMES was given 2 times"),
-    ("names-unknown", "traingabp", train, {"FACTOR_NAMES": "ZZ"}, "Factor(s) ZZ not found"),
-    ("field-text", "traingabp", train, {"FIELD": "name"}, "not numeric"),
-    ("field-fid", "traingabp", train, {"FIELD": "fid"}, "is the layer's feature id"),
-    ("model-ext", "traingabp", train, {"OUTPUT_MODEL": "{out}/model.txt"}, "ends in '.txt'"),
-    ("model-folder", "traingabp", train, {"OUTPUT_MODEL": "{out}"}, "is a folder"),
-    ("model-under-file", "traingabp", train, {"OUTPUT_MODEL": "{blocker}/m.json"}, "is a file, not a folder"),
-    ("report-ext", "traingabp", train, {"OUTPUT_REPORT": "{out}/r.csv"}, "ends in '.csv'"),
-    ("report-under-file", "traingabp", train, {"OUTPUT_REPORT": "{blocker}/r.html"}, "is a file, not a folder"),
-    ("factors-0-byte", "traingabp", train, {"FACTORS": ["{zero}"]}, "is empty (0 bytes)"),
-    ("factors-not-raster", "traingabp", train, {"FACTORS": ["{text_tif}"]}, "is not a raster GDAL can read"),
-    ("factors-missing", "traingabp", train, {"FACTORS": ["{folder}/nope.tif"]}, "does not exist"),
-    ("factors-twice", "traingabp", train, {"FACTORS": ["{raster}", "{raster}"]}, "is found twice"),
-    ("points-multipoint", "traingabp", train, {"POINTS": "{multi}"}, "is a MultiPoint of 2 points"),
-    ("points-outside", "traingabp", train, {"POINTS": "{outside}"}, "lies inside the factor rasters"),
-    ("points-no-values", "traingabp", train, {"POINTS": "{empty_values}"}, "at least 3 are needed"),
-    ("few-samples", "traingabp", train, {"POINTS": "{few}"}, "at least 11 are needed (half the weights"),
-    ("constant-factor", "traingabp", train, {"FACTORS": ["{flat}"]}, "has the same value at every sample"),
-    ("min-r-none", "selectfactors", select, {"MIN_ABS_R": 0.99}, "No factor passed the screening"),
-    ("min-r-1.5", "selectfactors", select, {"MIN_ABS_R": 1.5}, "MIN_ABS_R (Minimum |r|)"),
-    ("vif-0.5", "selectfactors", select, {"MAX_VIF": 0.5}, "from 1 to 1000000"),
-    ("always-duplicate", "selectfactors", select, {"ALWAYS_INCLUDE": "A,A"}, "A given more than once"),
-    ("always-repeated-key", "selectfactors", select, {"ALWAYS_INCLUDE": ["A", "B"]},
-     "ALWAYS_INCLUDE was given 2 times"),
-    ("always-unknown", "selectfactors", select, {"ALWAYS_INCLUDE": "ZZ"}, "factor(s) ZZ not found"),
-    ("table-ext", "selectfactors", select, {"OUTPUT_TABLE": "{out}/t.html"}, "ends in '.html'"),
-    ("select-field-text", "selectfactors", select, {"FIELD": "name"}, "not numeric"),
-    ("select-threshold", "selectfactors", select, {"OUTLIERS_THRESHOLD": -1}, "OUTLIERS_THRESHOLD"),
-    ("select-multipoint", "selectfactors", select, {"POINTS": "{multi}"}, "is a MultiPoint of 2 points"),
-    ("beta-inf", "transfergabp", transfer, {"BETA_GRID": "0:inf:0.1"}, "must be finite numbers"),
-    ("beta-huge", "transfergabp", transfer, {"BETA_GRID": "0:100000:0.001"}, "at most 10,001 are allowed"),
-    ("beta-backwards", "transfergabp", transfer, {"BETA_GRID": "1:0:0.1"}, "stop at least start"),
-    ("beta-text", "transfergabp", transfer, {"BETA_GRID": "a:b"}, "Cannot read the beta grid"),
-    ("beta-nan-list", "transfergabp", transfer, {"BETA_GRID": "0,nan"}, "must be a finite number"),
-    ("source-latin1", "transfergabp", transfer, {"SOURCE_MODEL": "{latin1}"}, "is not UTF-8 text"),
-    ("source-binary", "transfergabp", transfer, {"SOURCE_MODEL": "{binary}"}, "not a JSON text file"),
-    ("learning-rate-0", "transfergabp", transfer, {"LEARNING_RATE": 0}, "LEARNING_RATE (Learning rate)"),
-    ("train-samples-0", "transfergabp", transfer, {"TRAIN_SAMPLES": 0}, "TRAIN_SAMPLES (Target samples"),
-    ("baseline-is-model", "transfergabp", transfer, {"OUTPUT_BASELINE_MODEL": "{out}/t.json"}, "are the same file"),
-    ("transfer-seed", "transfergabp", transfer, {"SEED": 2 ** 40}, "from 0 to 2147483647"),
-    ("map-png", "predictcontent", predict, {"OUTPUT": "{out}/map.png"}, "ends in '.png'"),
-    ("map-model-missing", "predictcontent", predict, {"MODEL": "{folder}/none.json"}, "Cannot read the model file"),
-    ("map-model-latin1", "predictcontent", predict, {"MODEL": "{latin1}"}, "is not UTF-8 text"),
-    ("map-factor-missing", "predictcontent", predict, {"FACTORS": ["{flat}"]}, "not found in the factor rasters"),
-    ("map-factors-0-byte", "predictcontent", predict, {"FACTORS": ["{zero}"]}, "is empty (0 bytes)"),
-    ("map-uncertainty-same", "predictcontent", predict, {"OUTPUT_UNCERTAINTY": "{out}/map.tif"}, "are the same file"),
-    ("map-threshold", "predictcontent", predict, {"THRESHOLD": -1}, "THRESHOLD must be a content in mg/kg"),
-    ("map-under-file", "predictcontent", predict, {"OUTPUT": "{blocker}/map.tif"}, "is a file, not a folder"),
-    ("evaluate-binary", "evaluatemodel", evaluate, {"MODEL": "{binary}"}, "not a JSON text file"),
-    ("evaluate-field", "evaluatemodel", evaluate, {"FIELD": "name"}, "not numeric"),
-    ("evaluate-table-ext", "evaluatemodel", evaluate, {"OUTPUT_TABLE": "{out}/e.txt"}, "ends in '.txt'"),
-    ("evaluate-multipoint", "evaluatemodel", evaluate, {"POINTS": "{multi}"}, "is a MultiPoint of 2 points"),
-    ("statistics-0-byte", "contentstatistics", statistics, {"INPUT": "{zero}"}, "is empty (0 bytes)"),
-    ("statistics-reference", "contentstatistics", statistics, {"REFERENCE_MEAN": -5}, "REFERENCE_MEAN ("),
-    ("statistics-report-ext", "contentstatistics", statistics, {"OUTPUT_REPORT": "{out}/s.pdf"}, "ends in '.pdf'"),
-    ("terrain-all-nodata", "terrainfactors", terrain, {"INPUT": "{nodata_dem}"}, "has no valid elevation"),
-    ("terrain-tiny-cover", "terrainfactors", terrain, {"INPUT": "{small_dem}", "REFERENCE": "{reference}"},
-     "gives valid elevations on only"),
-    ("terrain-no-crs", "terrainfactors", terrain, {"INPUT": "{no_crs_dem}", "REFERENCE": "{reference}"},
-     "has no CRS, so the DEM cannot be placed"),
-    ("terrain-png", "terrainfactors", terrain, {"OUTPUT": "{out}/terrain.png"}, "ends in '.png'"),
-    ("terrain-z-huge", "terrainfactors", terrain, {"Z_FACTOR": 1e9}, "Z_FACTOR (Z factor"),
-    ("terrain-0-byte", "terrainfactors", terrain, {"INPUT": "{zero}"}, "is empty (0 bytes)"),
-    ("spectral-3-bands", "spectralindices", spectral, {"INPUT": "{three}"}, "has 3 band(s)"),
-    ("spectral-jpg", "spectralindices", spectral, {"OUTPUT": "{out}/s.jpg"}, "ends in '.jpg'"),
-]
+# One bad input per row of robustness_cases.json: [id, algorithm, base parameters (the function
+# of that name above), changes, text the message must hold exactly once].
+BASES = {"train": train, "select": select, "transfer": transfer, "predict": predict, "evaluate": evaluate,
+         "statistics": statistics, "terrain": terrain, "spectral": spectral}
+with open(pathlib.Path(__file__).with_name("robustness_cases.json"), encoding="utf-8") as handle:
+    CASES = [(case, algorithm, BASES[base], changes, text)
+             for case, algorithm, base, changes, text in json.load(handle)]
 
 
 def fill(value, names):
