@@ -5,26 +5,12 @@ import json
 
 import numpy as np
 from osgeo import gdal
-from qgis.core import QgsProcessingFeedback
 
+from processing_feedback import KeepingFeedback
 from rasters import write_points, write_raster
 
 NAMES = ["B4", "B5", "NDVI"]
 ORIGIN = (300000.0, 3730000.0)
-
-
-class Feedback(QgsProcessingFeedback):
-    """Keeps the warnings a run gives."""
-
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, text):
-        self.warnings.append(text)
-
-    def reportError(self, text, fatal=False):
-        self.warnings.append(text)
 
 
 def factors(path, sensor, seed=0):
@@ -50,11 +36,11 @@ def test_model_records_the_sensor_and_a_map_of_another_sensor_warns(run_alg, tmp
     assert json.loads(open(model_path, encoding="utf-8").read())["sensor"] == "Landsat 8 OLI"
 
     def warnings(path):
-        feedback = Feedback()
+        feedback = KeepingFeedback()
         run_alg("predictcontent", {"MODEL": model_path, "FACTORS": [path],
                                    "OUTPUT": str(tmp_path / f"map_{len(list(tmp_path.iterdir()))}.tif")},
                 feedback=feedback)
-        return [text for text in feedback.warnings if "trained on" in text]
+        return [text for text in feedback.messages if "trained on" in text]
 
     sentinel = warnings(factors(tmp_path / "s2.tif", "Sentinel-2A MSI", seed=2))
     assert len(sentinel) == 1
@@ -74,7 +60,7 @@ def test_a_model_file_without_a_sensor_still_loads_and_maps_without_a_warning(ru
                      members=[rng.normal(0, 0.5, n_params(3, 4))], hidden=4, metal="Cu"), path)
     assert "sensor" not in json.loads(path.read_text())
     assert load_model(path).sensor == ""
-    feedback = Feedback()
+    feedback = KeepingFeedback()
     run_alg("predictcontent", {"MODEL": str(path), "FACTORS": [factors(tmp_path / "s2.tif", "Sentinel-2A MSI")],
                                "OUTPUT": str(tmp_path / "map.tif")}, feedback=feedback)
-    assert not [text for text in feedback.warnings if "trained on" in text]
+    assert not [text for text in feedback.messages if "trained on" in text]

@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProperty
+from qgis.core import QgsProcessingException, QgsProperty
 
+from processing_feedback import KeepingFeedback
 from rasters import read_bands as read_band_dict, write_raster
 from support import REAL_DATA
 
@@ -36,18 +37,6 @@ def assert_same(actual, expected):
     np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
     valid = ~np.isnan(expected)
     np.testing.assert_allclose(actual[valid], expected[valid], rtol=1e-5, atol=1e-5)
-
-
-class WarningFeedback(QgsProcessingFeedback):
-    """Feedback that keeps the warnings pushed to it."""
-
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, warning):
-        self.warnings.append(warning)
-        super().pushWarning(warning)
 
 
 @pytest.mark.parametrize("clip", SR_CLIPS)
@@ -135,7 +124,7 @@ def test_integers_read_as_reflectance_stop_naming_the_scale_unless_accepted(run_
         run_alg("spectralindices", {"INPUT": str(SR_DIR / SR_CLIPS[0]), "SCALE": 0, "FACTORS": [6],
                                     "OUTPUT": str(output)})
     assert not output.exists()
-    feedback = WarningFeedback()
+    feedback = KeepingFeedback()
     run_alg("spectralindices", {"INPUT": str(SR_DIR / SR_CLIPS[0]), "SCALE": 0, "FACTORS": [6],
                                 "ACCEPT_SCALE": True, "OUTPUT": str(output)}, feedback=feedback)
     assert any("SCALE=2" in warning for warning in feedback.warnings), feedback.warnings
