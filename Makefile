@@ -26,13 +26,10 @@ deps:
 lint: deps
 	$(RUFF_VENV)/bin/ruff check .
 
-# The linter first, then three tiers, each its own process: core without QGIS, algorithms
-# through processing.run, and qgis_process as a user's script would call it.
-test: deps
-	$(RUFF_VENV)/bin/ruff check .
-	$(PYTEST) tests/core
-	$(PYTEST) tests/algorithms
-	$(PYTEST) tests/cli
+# The linter first, then the three tiers (`tiers`, below), each its own process: core without
+# QGIS, algorithms through processing.run, and qgis_process as a user's script would call it.
+test: lint
+	@$(MAKE) --no-print-directory tiers
 
 test-core: deps
 	$(PYTEST) tests/core
