@@ -6,9 +6,10 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBand,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE
-from ..core.science.content_stats import parse_class_breaks
 from ..core.errors import SoilMetalError
-from ..core.statistics_run import DEFAULT_CLASS_BREAKS, INDEX_LABELS, is_auto, run_content_statistics
+from ..core.reports.statistics import write_statistics_outputs
+from ..core.science.content_stats import parse_class_breaks
+from ..core.workflows.statistics import DEFAULT_CLASS_BREAKS, index_raster, is_auto, run_content_statistics
 from .base import SoilMetalAlgorithm
 from .styling import style_output
 
@@ -36,15 +37,7 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
     OUTPUT_TABLE = "OUTPUT_TABLE"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_INDEX = "OUTPUT_INDEX"
-    NUMBER_OUTPUTS = (("MIN", "Minimum"), ("MAX", "Maximum"), ("MEAN", "Mean"),
-                      ("STD", "Standard deviation"), ("COUNT", "Valid pixels"),
-                      ("PERCENT_ABOVE_REFERENCE_MAX", "Percent of area above the reference maximum"),
-                      ("PERCENT_ABOVE_THRESHOLD", "Percent of area above the threshold"),
-                      ("PERCENT_ABOVE_THRESHOLD_LOW", "Percent of area above the threshold, low end"),
-                      ("PERCENT_ABOVE_THRESHOLD_HIGH", "Percent of area above the threshold, high end"),
-                      ("PERCENT_ABOVE_THRESHOLD_EXPECTED", "Expected percent of area above the threshold"),
-                      ("AOA_SHARE", "Share of the map inside the area of applicability"))
-    # core.map_shares result key of each number output
+    # core.science.map_shares result key of each number output
     SHARE_OUTPUTS = (("PERCENT_ABOVE_THRESHOLD", "percent_above"),
                      ("PERCENT_ABOVE_THRESHOLD_LOW", "percent_above_low"),
                      ("PERCENT_ABOVE_THRESHOLD_HIGH", "percent_above_high"),
@@ -57,38 +50,49 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
             self.BAND, self.tr("Band"), defaultValue=1, parentLayerParameterName=self.INPUT,
             optional=True),
             advanced=True)
-        for name, label in ((self.REFERENCE_MEAN, "Reference (background) mean, mg/kg"),
-                            (self.REFERENCE_MAX, "Reference maximum, mg/kg")):
+        for name, label in ((self.REFERENCE_MEAN, self.tr("Reference (background) mean, mg/kg")),
+                            (self.REFERENCE_MAX, self.tr("Reference maximum, mg/kg"))):
             self.add_parameter(QgsProcessingParameterNumber(
-                name, self.tr(label), NUMBER_DOUBLE, optional=True,
+                name, label, NUMBER_DOUBLE, optional=True,
                 minValue=0.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterString(
             self.CLASS_BREAKS, self.tr("Class breaks, mg/kg (comma-separated, or auto)"),
             defaultValue=DEFAULT_CLASS_BREAKS))
+        # In the order of core.science.pollution_index.INDEX_SPECS.
         self.add_parameter(QgsProcessingParameterEnum(
-            self.INDEX, self.tr("Pollution index"), options=[self.tr(label) for label in INDEX_LABELS],
+            self.INDEX, self.tr("Pollution index"), options=[
+                self.tr("Geo-accumulation index Igeo = log2(C / (1.5 B)) (M\u00fcller (1969) classes)"),
+                self.tr("Contamination factor CF = C / B (Hakanson (1980) classes)")],
             defaultValue=0))
-        for name, label in ((self.REFERENCE_MIN, "Reference minimum, mg/kg (report only)"),
-                            (self.REFERENCE_STD, "Reference standard deviation, mg/kg (report only)")):
+        for name, label in ((self.REFERENCE_MIN, self.tr("Reference minimum, mg/kg (report only)")),
+                            (self.REFERENCE_STD, self.tr("Reference standard deviation, mg/kg (report only)"))):
             self.add_parameter(QgsProcessingParameterNumber(
-                name, self.tr(label), NUMBER_DOUBLE, optional=True,
+                name, label, NUMBER_DOUBLE, optional=True,
                 minValue=0.0, maxValue=1e6), advanced=True)
         self.add_parameter(QgsProcessingParameterNumber(
             self.THRESHOLD, self.tr("Threshold, mg/kg (e.g. a guideline value)"),
             NUMBER_DOUBLE, optional=True, minValue=0.0, maxValue=1e6))
         self.add_parameter(QgsProcessingParameterRasterLayer(
             self.AOA, self.tr("Area of applicability (DI or 0/1 mask)"), optional=True))
-        for name, label in ((self.LOWER, "Lower bound map (interval of the area above the threshold)"),
-                            (self.UPPER, "Upper bound map (interval of the area above the threshold)"),
-                            (self.EXCEEDANCE, "Exceedance probability map (for the threshold)")):
-            self.add_parameter(QgsProcessingParameterRasterLayer(name, self.tr(label), optional=True),
+        for name, label in ((self.LOWER, self.tr("Lower bound map (interval of the area above the threshold)")),
+                            (self.UPPER, self.tr("Upper bound map (interval of the area above the threshold)")),
+                            (self.EXCEEDANCE, self.tr("Exceedance probability map (for the threshold)"))):
+            self.add_parameter(QgsProcessingParameterRasterLayer(name, label, optional=True),
                                advanced=True)
         self.add_optional_file_output(self.OUTPUT_TABLE, "Statistics table", "CSV files (*.csv)")
         self.add_optional_file_output(self.OUTPUT_REPORT, "Statistics report", "HTML files (*.html)")
         self.add_parameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_INDEX, self.tr("Pollution index map"), optional=True, createByDefault=False))
-        for name, label in self.NUMBER_OUTPUTS:
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        for name, label in (
+                ("MIN", self.tr("Minimum")), ("MAX", self.tr("Maximum")), ("MEAN", self.tr("Mean")),
+                ("STD", self.tr("Standard deviation")), ("COUNT", self.tr("Valid pixels")),
+                ("PERCENT_ABOVE_REFERENCE_MAX", self.tr("Percent of area above the reference maximum")),
+                ("PERCENT_ABOVE_THRESHOLD", self.tr("Percent of area above the threshold")),
+                ("PERCENT_ABOVE_THRESHOLD_LOW", self.tr("Percent of area above the threshold, low end")),
+                ("PERCENT_ABOVE_THRESHOLD_HIGH", self.tr("Percent of area above the threshold, high end")),
+                ("PERCENT_ABOVE_THRESHOLD_EXPECTED", self.tr("Expected percent of area above the threshold")),
+                ("AOA_SHARE", self.tr("Share of the map inside the area of applicability"))):
+            self.addOutput(QgsProcessingOutputNumber(name, label))
 
     def checkParameterValues(self, parameters, context):
         """Refuse bad class breaks, or an index map without a background, before the run."""
@@ -109,33 +113,47 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
 
     def execute(self, parameters, context, feedback):
         """Run the block-wise statistics and return the numbers and written files."""
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        path = self.raster_path(parameters, self.INPUT, context)
         index_path = self.parameterAsOutputLayer(parameters, self.OUTPUT_INDEX, context) or None
         table_path = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context) or None
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-        reference_max = self.optional_number(parameters, self.REFERENCE_MAX, context)
-        run = run_content_statistics(
-            path, band=self.parameterAsInt(parameters, self.BAND, context) or 1,
-            class_breaks=self.parameterAsString(parameters, self.CLASS_BREAKS, context),
-            reference_mean=self.optional_number(parameters, self.REFERENCE_MEAN, context),
-            reference_max=reference_max,
-            reference_min=self.optional_number(parameters, self.REFERENCE_MIN, context),
-            reference_std=self.optional_number(parameters, self.REFERENCE_STD, context),
-            index=self.parameterAsEnum(parameters, self.INDEX, context), index_path=index_path,
-            table_path=table_path, report_path=report_path, layer_name=layer.name(),
-            monitor=self.monitor(feedback),
-            threshold=self.optional_number(parameters, self.THRESHOLD, context),
-            lower_path=self.raster_path(parameters, self.LOWER, context),
-            upper_path=self.raster_path(parameters, self.UPPER, context),
-            exceedance_path=self.raster_path(parameters, self.EXCEEDANCE, context),
-            aoa_path=self.raster_path(parameters, self.AOA, context))
+        run = run_content_statistics(**self.run_settings(parameters, context),
+                                     index_writer=index_raster(index_path), monitor=self.monitor(feedback))
+        write_statistics_outputs(run, table_path, report_path, index_path)
+        if index_path:
+            style_output(context, index_path, run.index.kind, run.name, feedback=feedback)
+        results = self.number_results(run)
+        for name, path_out in ((self.OUTPUT_TABLE, table_path), (self.OUTPUT_REPORT, report_path),
+                               (self.OUTPUT_INDEX, index_path)):
+            if path_out:
+                results[name] = path_out
+        return results
+
+    def run_settings(self, parameters, context):
+        """The content map, its band and classes, the references, index and companion maps as
+        keyword arguments of run_content_statistics."""
+        number = {name: self.optional_number(parameters, name, context) for name in (
+            self.REFERENCE_MEAN, self.REFERENCE_MAX, self.REFERENCE_MIN, self.REFERENCE_STD, self.THRESHOLD)}
+        companion = {name: self.raster_path(parameters, name, context)
+                     for name in (self.LOWER, self.UPPER, self.EXCEEDANCE, self.AOA)}
+        return {"path": self.raster_path(parameters, self.INPUT, context),
+                "band": self.parameterAsInt(parameters, self.BAND, context) or 1,
+                "class_breaks": self.parameterAsString(parameters, self.CLASS_BREAKS, context),
+                "reference_mean": number[self.REFERENCE_MEAN], "reference_max": number[self.REFERENCE_MAX],
+                "reference_min": number[self.REFERENCE_MIN], "reference_std": number[self.REFERENCE_STD],
+                "index": self.parameterAsEnum(parameters, self.INDEX, context),
+                "layer_name": self.parameterAsRasterLayer(parameters, self.INPUT, context).name(),
+                "threshold": number[self.THRESHOLD], "lower_path": companion[self.LOWER],
+                "upper_path": companion[self.UPPER], "exceedance_path": companion[self.EXCEEDANCE],
+                "aoa_path": companion[self.AOA]}
+
+    def number_results(self, run):
+        """The run's numbers as the number outputs (plain Python numbers: a NumPy scalar does not
+        survive the trip through QVariant)."""
         stats = run.stats
-        # Plain Python numbers: a NumPy scalar does not survive the trip through QVariant.
         results = {"MIN": float(stats["min"]), "MAX": float(stats["max"]),
                    "MEAN": float(stats["mean"]), "STD": float(stats["std"]),
                    "COUNT": int(stats["count"])}
-        if reference_max is not None:
+        if run.reference["max"] is not None:
             results["PERCENT_ABOVE_REFERENCE_MAX"] = float(run.percent_above_reference_max)
         if run.shares is not None:
             for name, key in self.SHARE_OUTPUTS:
@@ -143,10 +161,4 @@ class ContentStatisticsAlgorithm(SoilMetalAlgorithm):
                     results[name] = float(run.shares[key])
             if run.shares["percent_inside_aoa"] is not None:
                 results["AOA_SHARE"] = float(run.shares["percent_inside_aoa"]) / 100.0
-        for name, path_out in ((self.OUTPUT_TABLE, table_path), (self.OUTPUT_REPORT, report_path),
-                               (self.OUTPUT_INDEX, index_path)):
-            if path_out:
-                results[name] = path_out
-        if index_path:
-            style_output(context, index_path, run.index.kind, run.name, feedback=feedback)
         return results

@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterRasterDestination)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
-from ..core.classes import map_content_breaks
+from ..core.workflows.statistics import map_content_breaks
 from ..core.errors import SoilMetalError
 from ..core.science.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model

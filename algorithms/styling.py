@@ -3,7 +3,7 @@ qgis_process on a server opens styled when it is dragged into QGIS (QGIS loads `
 beside `<name>.tif` as the layer's default style).
 
 One function writes them all: ``write_style(path, kind, ...)``. The classes come from
-core/classes.py, where contentstatistics takes its Table 7 classes too.
+core/science/classes.py, where contentstatistics takes its Table 7 classes too.
 
 Kinds:
 - ``content``, ``lower``, ``upper``: content classes (round breaks, "auto" unless ``breaks``
@@ -25,11 +25,12 @@ from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientCo
                        QgsSingleBandGrayRenderer, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
-from ..core import classes
-from ..core.classes import nice_breaks
+from ..core.science import classes
+from ..core.science.classes import nice_breaks
 from ..core.errors import SoilMetalError
 from ..core.outputs import final_path
 from ..core.raster_io import band_metadata_item, read_band_sample
+from ..core.workflows.statistics import map_content_breaks
 from .compat import SHADER_DISCRETE
 
 KINDS = ("content", "lower", "upper", "spread", "width", "igeo", "cf", "exceedance", "aoa",
@@ -97,7 +98,7 @@ def _band_threshold(path, band=1):
 def class_items(path, kind, breaks=None, threshold=None, band=1):
     """The classes of a style kind as (upper value, colour, label) tuples (QGIS-free logic)."""
     if kind in ("content", "lower", "upper"):
-        breaks = list(breaks) if breaks else classes.map_content_breaks(path, band)
+        breaks = list(breaks) if breaks else map_content_breaks(path, band)
         return _open_classes(breaks or [0.0, 1.0], classes.CONTENT_COLOURS, "mg/kg")
     if kind in ("spread", "width"):
         values = read_band_sample(path, band)
@@ -227,7 +228,7 @@ def apply_content_style(layer, kind="content", title=None, value_range=None):
 
 def content_range(layer):
     """The range the content classes of a loaded layer cover (first and last break)."""
-    breaks = classes.map_content_breaks(layer.source())
+    breaks = map_content_breaks(layer.source())
     return (breaks[0], breaks[-1]) if breaks else (0.0, 1.0)
 
 

@@ -60,7 +60,7 @@ def add_samples(project, group, path, name, colour):
 def add_sample_values(project, group, path, field, name, breaks):
     """A survey's samples coloured by their measured value, in the content map's classes and
     colours, so a sample that disagrees with the map stands out."""
-    from soilmetal.core import classes
+    from soilmetal.core.science import classes
     layer = QgsVectorLayer(f"{path}|layername=samples", name, "ogr")
     if not layer.isValid():
         raise SystemExit(f"cannot load samples {path}")
@@ -246,7 +246,7 @@ def build_project(out, data, summary):
         if truth.exists():
             true_layer = add_raster(project, groups["True content 2019 (demo only)"], truth,
                                     f"{label} true content 2019", "content", content_range(content))
-        from soilmetal.core.classes import map_content_breaks
+        from soilmetal.core.workflows.statistics import map_content_breaks
         samples = add_sample_values(project, groups["Samples"], data / "samples_2019.gpkg", f"{metal}_mg_kg",
                                     f"{label} measured 2019 (mg/kg)",
                                     map_content_breaks(entry["map"]))

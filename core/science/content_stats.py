@@ -1,5 +1,5 @@
-"""Statistics of a content map of any size (paper Tables 6 and 7), accumulated block by block,
-plus the contamination factor and the geo-accumulation index.
+"""Statistics of a content map of any size (paper Tables 6 and 7), accumulated block by block
+(the pollution indices over it are in core/science/pollution_index.py).
 
 Moments: each block's count, mean and sum of squared deviations (float64) are merged with
 Chan et al.'s parallel update, so the result equals a one-shot computation on the whole map
@@ -29,7 +29,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..classes import CF_CLASS_BREAKS, CF_CLASS_NAMES, IGEO_CLASS_BREAKS, IGEO_CLASS_NAMES  # noqa: F401
 from ..errors import SoilMetalError
 
 DEFAULT_HISTOGRAM_BINS = 40
@@ -239,34 +238,16 @@ class ContentAccumulator:
         return pd.DataFrame(rows, columns=columns)
 
 
-def _check_background(background):
-    """A background value must be a positive finite number."""
+def positive_content(value, message):
+    """value as a positive finite float (a content in mg/kg); else SoilMetalError(message), where
+    message may name the value given as {value!r}."""
     try:
-        value = float(background)
+        number = float(value)
     except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise SoilMetalError(
-            f"The background (reference) content must be a positive number in mg/kg, got "
-            f"{background!r}.")
-    return value
-
-
-def contamination_factor(content, background):
-    """Contamination factor content / background, same shape; NaN where content is NaN or < 0."""
-    background = _check_background(background)
-    content = np.asarray(content, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(content >= 0, content / background, np.nan)
-
-
-def geoaccumulation_index(content, background):
-    """Igeo = log2(content / (1.5 x background)), same shape; NaN where content is NaN or <= 0."""
-    background = _check_background(background)
-    content = np.asarray(content, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        safe = np.where(content > 0, content, np.nan)
-        return np.log2(safe / (1.5 * background))
+        number = math.nan
+    if not (math.isfinite(number) and number > 0.0):
+        raise SoilMetalError(message.format(value=value))
+    return number
 
 
 TABLE6_COLUMNS = ["name", "min_estimated", "min_reference", "max_estimated", "max_reference",

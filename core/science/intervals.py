@@ -45,6 +45,7 @@ from scipy.special import ndtr
 
 from ..errors import SoilMetalError
 from ..model_file import require_cv
+from .content_stats import positive_content
 
 RETRAIN_HINT = ("Retrain the model with 'Train GA-BP model' or 'Transfer GA-BP model (Tr-GA-BP)' "
                 "with cross-validation (CV = 1 random or 2 spatial k-fold)")
@@ -64,14 +65,8 @@ def check_coverage(coverage):
 
 def check_threshold(threshold):
     """threshold (mg/kg) as a positive finite float; SoilMetalError naming the fix otherwise."""
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and value > 0.0):
-        raise SoilMetalError(f"THRESHOLD must be a content in mg/kg greater than 0 (e.g. a guideline "
-                             f"value such as 100); got {threshold!r}.")
-    return value
+    return positive_content(threshold, "THRESHOLD must be a content in mg/kg greater than 0 (e.g. a "
+                                       "guideline value such as 100); got {value!r}.")
 
 
 def cv_residuals(model, feature):

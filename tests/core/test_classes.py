@@ -4,8 +4,8 @@ the legend and contentstatistics' "auto" both use), and the standard index class
 import numpy as np
 import pytest
 
-from core import classes
-from core.statistics_run import run_content_statistics
+from core.science import classes
+from core.workflows.statistics import map_content_breaks, run_content_statistics
 from rasters import write_raster
 
 
@@ -55,4 +55,4 @@ def test_auto_class_breaks_of_contentstatistics_are_the_legend_classes(tmp_path)
     run = run_content_statistics(tmp_path / "pb.tif", class_breaks="auto")
     expected = classes.nice_breaks(*np.percentile(values, [1, 99]))
     assert run.classes["lower"].tolist()[:len(expected) - 1] == pytest.approx(expected[:-1])
-    assert classes.map_content_breaks(tmp_path / "pb.tif") == pytest.approx(expected)
+    assert map_content_breaks(tmp_path / "pb.tif") == pytest.approx(expected)

@@ -9,11 +9,10 @@ import pytest
 from core.science.content_stats import (
     ContentAccumulator,
     aligned_histogram_edges,
-    contamination_factor,
-    geoaccumulation_index,
     parse_class_breaks,
     reference_comparison,
 )
+from core.science.pollution_index import contamination_factor, geoaccumulation_index
 from core.errors import SoilMetalError
 
 BREAKS = [0.0, 30.0, 50.0, 70.0, 90.0, 110.0]

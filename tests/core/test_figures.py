@@ -8,7 +8,7 @@ import pytest
 from core.reports.html import figure_png
 from core.text import format_number
 from core.reports.figures import READABLE_POINTS, correlation_matrix_figure, curves, map_figure, quantity_label
-from core.statistics_run import run_content_statistics
+from core.workflows.statistics import run_content_statistics
 from rasters import write_raster
 
 

@@ -6,8 +6,9 @@ import pytest
 from osgeo import gdal
 
 from core.errors import SoilMetalError
-from core.map_shares import aoa_rule
-from core.statistics_run import build_statistics_report, run_content_statistics, statistics_table
+from core.science.map_shares import aoa_rule
+from core.reports.statistics import build_statistics_report, statistics_table
+from core.workflows.statistics import run_content_statistics
 from rasters import write_raster
 
 SHAPE = (70, 90)

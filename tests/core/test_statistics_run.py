@@ -12,9 +12,9 @@ from osgeo import gdal
 from core import raster_io
 from core.errors import Cancelled, SoilMetalError
 from core.monitor import Monitor
-from core.statistics_run import (INDEX_KINDS, INDEX_LABELS, OUT_OF_RANGE_SHARE,
-                                 build_statistics_report, content_name, index_spec,
-                                 run_content_statistics, statistics_table)
+from core.reports.statistics import build_statistics_report, statistics_table, write_statistics_outputs
+from core.science.pollution_index import INDEX_SPECS, index_spec
+from core.workflows.statistics import OUT_OF_RANGE_SHARE, content_name, index_raster, run_content_statistics
 from rasters import write_raster
 
 BREAKS = [0.0, 30.0, 50.0, 70.0, 90.0, 110.0]
@@ -38,6 +38,14 @@ def stored_raster(path, values, name="Cu (mg/kg)", **kwargs):
     return np.where(array == -9999.0, np.nan, array)
 
 
+def run_and_write(path, index_path=None, table_path=None, report_path=None, **settings):
+    """What contentstatistics does: the workflow, writing the index raster through the writer it
+    is handed, then the CSV table and the HTML report of its run."""
+    run = run_content_statistics(path, index_writer=index_raster(index_path), **settings)
+    write_statistics_outputs(run, table_path, report_path, index_path)
+    return run
+
+
 def recording_monitor():
     """A Monitor that records progress values."""
     progress = []
@@ -55,7 +63,7 @@ def test_blockwise_run_equals_numpy_on_the_whole_array(tmp_path, monkeypatch):
         return original_read(self, bands, window)
     monkeypatch.setattr(raster_io.RasterReader, "read", spy)
     monitor, progress = recording_monitor()
-    run = run_content_statistics(
+    run = run_and_write(
         tmp_path / "cu.tif", class_breaks="0,30,50,70,90,110", reference_mean=21.4,
         reference_max=43.6, reference_min=6.8, reference_std=7.74,
         index_path=tmp_path / "igeo.tif", table_path=tmp_path / "t.csv",
@@ -109,7 +117,7 @@ def test_blockwise_run_equals_numpy_on_the_whole_array(tmp_path, monkeypatch):
 
 def test_histogram_on_the_breaks_when_the_map_fits_them(tmp_path):
     values = stored_raster(tmp_path / "cu.tif", np.clip(content(spread=0.2), 1, 109))
-    run = run_content_statistics(tmp_path / "cu.tif", class_breaks="0,30,50,70,90,110", block_size=64)
+    run = run_and_write(tmp_path / "cu.tif", class_breaks="0,30,50,70,90,110", block_size=64)
     valid = values[np.isfinite(values)]
     histogram = run.histogram
     assert histogram["bin_edges"][0] == 0 and histogram["bin_edges"][-1] == 110
@@ -124,7 +132,7 @@ def test_histogram_covers_the_data_when_much_falls_outside_the_breaks(tmp_path):
     valid = values[np.isfinite(values)]
     assert (valid > 50).mean() > OUT_OF_RANGE_SHARE
     monitor, progress = recording_monitor()
-    run = run_content_statistics(tmp_path / "pb.tif", class_breaks="0,30,35,40,45,50",
+    run = run_and_write(tmp_path / "pb.tif", class_breaks="0,30,35,40,45,50",
                                  monitor=monitor, block_size=64)
     histogram = run.histogram
     assert histogram["bin_edges"][0] == 0.0 and histogram["bin_edges"][-1] == valid.max()
@@ -136,7 +144,7 @@ def test_histogram_covers_the_data_when_much_falls_outside_the_breaks(tmp_path):
 
 def test_contamination_factor_and_its_classes(tmp_path):
     values = stored_raster(tmp_path / "cu.tif", content())
-    run = run_content_statistics(tmp_path / "cu.tif", reference_mean=20.0, index="cf",
+    run = run_and_write(tmp_path / "cu.tif", reference_mean=20.0, index="cf",
                                  index_path=tmp_path / "cf.tif", block_size=50)
     cf = gdal.Open(str(tmp_path / "cf.tif")).ReadAsArray().astype(float)
     finite = np.isfinite(values)
@@ -154,7 +162,7 @@ def test_geographic_shares_are_by_true_area(tmp_path):
     values = np.repeat(np.linspace(0.0, 100.0, rows)[:, None], cols, axis=1)
     stored = stored_raster(tmp_path / "geo.tif", values, origin=(5.0, 70.0), size=size,
                            epsg=4326)
-    run = run_content_statistics(tmp_path / "geo.tif", reference_max=50.0)
+    run = run_and_write(tmp_path / "geo.tif", reference_max=50.0)
     geod = pyproj.Geod(ellps="WGS84")
     top = 70.0 - size * np.arange(rows)
     cell_area = np.array([abs(geod.polygon_area_perimeter(
@@ -175,7 +183,7 @@ def test_raster_without_crs_counts_pixels(tmp_path):
     data = np.arange(80, dtype=float).reshape(8, 10)
     dataset.GetRasterBand(1).WriteArray(data)
     dataset = None
-    run = run_content_statistics(path, reference_max=60.0, class_breaks="0,40,80")
+    run = run_and_write(path, reference_max=60.0, class_breaks="0,40,80")
     assert not run.by_area and run.stats["area"] is None
     assert run.percent_above_reference_max == pytest.approx(100 * (data > 60).mean())
     assert "area_km2" not in statistics_table(run)["item"].tolist()
@@ -196,7 +204,7 @@ def test_bad_settings_are_explained_and_write_nothing(tmp_path, kwargs, message)
     if "index_path" in kwargs:
         kwargs["index_path"] = tmp_path / kwargs["index_path"]
     with pytest.raises(SoilMetalError, match=message):
-        run_content_statistics(tmp_path / "cu.tif", table_path=tmp_path / "t.csv",
+        run_and_write(tmp_path / "cu.tif", table_path=tmp_path / "t.csv",
                                report_path=tmp_path / "r.html", **kwargs)
     assert sorted(os.listdir(tmp_path)) == ["cu.tif"]
 
@@ -204,7 +212,7 @@ def test_bad_settings_are_explained_and_write_nothing(tmp_path, kwargs, message)
 def test_all_nodata_map_leaves_no_index_file(tmp_path):
     stored_raster(tmp_path / "empty.tif", np.full((30, 30), np.nan))
     with pytest.raises(SoilMetalError, match="no valid pixel"):
-        run_content_statistics(tmp_path / "empty.tif", reference_mean=21.4,
+        run_and_write(tmp_path / "empty.tif", reference_mean=21.4,
                                index_path=tmp_path / "i.tif", table_path=tmp_path / "t.csv")
     assert sorted(os.listdir(tmp_path)) == ["empty.tif"]
 
@@ -217,7 +225,7 @@ def test_cancel_mid_pass_leaves_nothing(tmp_path):
         checks.append(1)
         return len(checks) > 3
     with pytest.raises(Cancelled):
-        run_content_statistics(tmp_path / "cu.tif", reference_mean=21.4,
+        run_and_write(tmp_path / "cu.tif", reference_mean=21.4,
                                index_path=tmp_path / "i.tif", table_path=tmp_path / "t.csv",
                                report_path=tmp_path / "r.html",
                                monitor=Monitor(is_cancelled=cancelled), block_size=32)
@@ -227,6 +235,6 @@ def test_cancel_mid_pass_leaves_nothing(tmp_path):
 def test_names_and_index_lookup():
     assert content_name("Cu (mg/kg)") == "Cu"
     assert content_name("lead") == "lead"
-    assert [index_spec(i).kind for i in range(len(INDEX_LABELS))] == list(INDEX_KINDS)
+    assert [index_spec(i).kind for i in range(len(INDEX_SPECS))] == ["igeo", "cf"]
     assert index_spec("CF").symbol == "CF"
     assert math.isclose(index_spec("igeo").compute(np.array([1.5 * 20.0]), 20.0)[0], 0.0)

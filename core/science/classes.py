@@ -1,9 +1,10 @@
 """Map classes in one place: the content map's legend, contentstatistics' Table 7, and the
-standard classes of the pollution indices (Muller's Igeo 0-6, Hakanson's CF).
+standard classes of the pollution indices (Muller's Igeo 0-6, Hakanson's CF), with their colours.
 
-The style sidecars (algorithms/styles.py) and the statistics (core/statistics_run.py) both take
-their classes from here, so a content map opens in QGIS with the same classes that Table 7 of
-its statistics report counts.
+The style sidecars (algorithms/styling.py) and the statistics (core/workflows/statistics.py) both
+take their classes from here, so a content map opens in QGIS with the same classes that Table 7
+of its statistics report counts. Arrays in, breaks out: reading a raster file's sample is the
+workflow's part (core.workflows.statistics.map_content_breaks).
 
 Content classes ("auto"): round breaks (steps of 1, 2, 2.5 or 5 x 10^k) over the map's range,
 about ``CONTENT_CLASSES`` classes. The range is the 1-99 % percentile range of the map's valid
@@ -15,6 +16,8 @@ in an open class below or above (the legend's first and last classes are open).
 import math
 
 import numpy as np
+
+from ..text import format_number
 
 AUTO = "auto"
 CONTENT_CLASSES = 8
@@ -85,13 +88,6 @@ def colours_for(count, colours):
     return result
 
 
-def map_content_breaks(path, band=1, classes=CONTENT_CLASSES):
-    """The "auto" content classes of a raster file: what its legend and Table 7 both use."""
-    from .raster_io import read_band_sample
-    return content_breaks(read_band_sample(path, band), classes)
-
-
 def break_text(value):
     """A class break as a legend shows it: at most three significant digits, no exponent."""
-    from .text import format_number
     return format_number(float(value), 3)

@@ -18,31 +18,19 @@ Share inside the AOA: the AOA raster is predictcontent's OUTPUT_AOA (the dissimi
 with the threshold in the band metadata key AOA_THRESHOLD: inside where DI <= threshold) or a
 0/1 mask (1 inside). The share is over the content map's valid pixels; a valid content pixel
 without an AOA value counts as not inside.
+
+Arrays in, percentages out: the blocks come from core/workflows/statistics.py, the table rows and
+report text from core/reports/statistics.py.
 """
 
 import numpy as np
 
-from .errors import SoilMetalError
-from .text import format_number
+from ..errors import SoilMetalError
 
 AOA_THRESHOLD_KEY = "AOA_THRESHOLD"
 # An exceedance probability above LIKELY means "above with confidence", above POSSIBLE "possibly
 # above": the tails of a 90 % central interval.
 LIKELY, POSSIBLE = 0.95, 0.05
-
-
-def check_threshold(value):
-    """THRESHOLD as a finite float (mg/kg), None when not given; an error that names the fix."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SoilMetalError(f"THRESHOLD must be a number in mg/kg (e.g. a guideline value such as "
-                             f"100), not {value!r}.") from None
-    if not np.isfinite(number):
-        raise SoilMetalError("THRESHOLD must be a finite number in mg/kg (e.g. 100).")
-    return number
 
 
 def aoa_rule(threshold_text, sample):
@@ -125,71 +113,3 @@ class MapShares:
                               else None) if self.threshold is not None else None,
             "percent_inside_aoa": percent("aoa") if self.with_aoa else None,
             "area": self.total}
-
-
-SHARE_ITEMS = (("percent_above", "percent_above_threshold", "threshold"),
-               ("percent_above_low", "percent_above_threshold_low", "threshold"),
-               ("percent_above_high", "percent_above_threshold_high", "threshold"),
-               ("percent_above_expected", "percent_above_threshold_expected", "threshold"),
-               ("percent_inside_aoa", "percent_inside_aoa", "area of applicability"))
-
-
-def share_rows(run):
-    """Table rows of the area above THRESHOLD (and its range) and the share inside the AOA."""
-    rows = []
-    if run.shares is None:
-        return rows
-    for key, item, section in SHARE_ITEMS:
-        value = run.shares[key]
-        if value is None:
-            continue
-        area = value / 100.0 * run.shares["area"] / 1e6 if run.by_area else None
-        rows.append({"section": section, "item": item, "percent": value, "area_km2": area,
-                     "reference": run.shares["threshold"] if section == "threshold" else None})
-    return rows
-
-
-def shares_section(report, run):
-    """The report's section on the area above THRESHOLD and the share inside the AOA."""
-    shares = run.shares
-    if shares is None:
-        return
-    report.heading("Area above the threshold and area of applicability")
-    unit_area = "area" if run.by_area else "pixels"
-
-    def km2(value):
-        return (f" ({format_number(value / 100.0 * shares['area'] / 1e6, 3)} km\u00b2)"
-                if run.by_area else "")
-    if shares["threshold"] is not None:
-        t = format_number(shares["threshold"], 3)
-        text = (f"{format_number(shares['percent_above'], 3)} % of the {unit_area}"
-                f"{km2(shares['percent_above'])} has a mapped content above {t} mg/kg.")
-        if shares["interval_from"] == "bounds":
-            text += (f" Between {format_number(shares['percent_above_low'], 3)} % (where even the "
-                     f"lower bound is above {t}) and {format_number(shares['percent_above_high'], 3)} % "
-                     "(where the upper bound is above it) is consistent with the per-pixel intervals "
-                     "of LOWER and UPPER; this is the range the pointwise intervals allow, not a "
-                     "joint confidence interval of the area.")
-        elif shares["interval_from"] == "exceedance":
-            text += (f" Between {format_number(shares['percent_above_low'], 3)} % (probability of "
-                     f"exceeding >= 0.95) and {format_number(shares['percent_above_high'], 3)} % "
-                     "(probability > 0.05), from the EXCEEDANCE map; pointwise, not a joint "
-                     "interval of the area.")
-        if shares["percent_above_expected"] is not None:
-            text += (f" Expected share from the exceedance probabilities: "
-                     f"{format_number(shares['percent_above_expected'], 3)} %.")
-        report.paragraph(text)
-        if shares["interval_from"] is None:
-            report.note("This share has no interval: the content map alone cannot say how sure it "
-                        "is. Give LOWER and UPPER (predictcontent's OUTPUT_LOWER and OUTPUT_UPPER) "
-                        "or EXCEEDANCE (its OUTPUT_EXCEEDANCE for this THRESHOLD) to get one.",
-                        "warning")
-    if shares["percent_inside_aoa"] is not None:
-        inside = shares["percent_inside_aoa"]
-        report.paragraph(f"{format_number(inside, 3)} % of the mapped {unit_area} lies inside the "
-                         "area of applicability (where the factors resemble those of the samples "
-                         "the model was cross-validated on).")
-        if inside < 100.0:
-            report.note(f"{format_number(100.0 - inside, 3)} % of the map lies outside the area "
-                        "of applicability: neither the content nor its interval is known there.",
-                        "warning")
