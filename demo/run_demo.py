@@ -496,7 +496,7 @@ def main():
                             DEM=data / "dem_1arcsec.tif", POINTS_SOURCE=samples["2017"], FIELD_SOURCE="cu_mg_kg",
                             POINTS_TARGET=samples["2019"], FIELD_TARGET="cu_mg_kg", ALWAYS_INCLUDE=ALWAYS_INCLUDE,
                             TRAIN_SAMPLES=16, ENSEMBLE=5, SEED=0, REFERENCE_MEAN=21.4, REFERENCE_MAX=43.6,
-                            OUTLIERS=options["outliers"], LOG_TARGET=options["log_target"],
+                            LOG_TARGET=options["log_target"], **sample_settings(options),
                             CLASS_BREAKS="0,30,50,70,90,110",
                             **{"statistics:Content statistics report": workflow / "cu_statistics.html",
                                "predict:Content map": workflow / "cu_2019.tif",

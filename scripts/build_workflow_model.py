@@ -287,10 +287,11 @@ def add_spectral_indices(model):
 def output_variable(model, child_id, other_id, output_name):
     """The expression variable that holds another child's output in a child's expressions (QGIS
     names it by that child's description)."""
+    child_output = QgsProcessingModelChildParameterSource.fromChildOutput(other_id, output_name).source()
     for name, definition in model.variablesForChildAlgorithm(child_id, QgsProcessingContext()).items():
         source = definition.source
-        if source.source() == QgsProcessingModelChildParameterSource.ChildOutput and \
-                source.outputChildId() == other_id and source.outputName() == output_name:
+        if source.source() == child_output and source.outputChildId() == other_id and \
+                source.outputName() == output_name:
             return name
     raise SystemExit(f"no expression variable of {child_id} holds {other_id}:{output_name}")
 

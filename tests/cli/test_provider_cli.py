@@ -28,6 +28,24 @@ def test_workflow_model_help(profile):
     assert "LANDSAT_SOURCE" in result.stdout and "predict:Content map" in result.stdout
 
 
+def test_workflow_correction_without_the_sun_stops_with_the_fix(profile, tmp_path):
+    from support import demo_data_dir
+    data = demo_data_dir()
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, text = run_algorithm_cli("trgabpworkflow", {
+        "LANDSAT_SOURCE": data / "landsat8_20171215.tif", "LANDSAT_TARGET": data / "landsat8_20191118.tif",
+        "SCALE": 1, "DEM": data / "dem_1arcsec.tif", "POINTS_SOURCE": data / "samples_2017.gpkg",
+        "FIELD_SOURCE": "cu_mg_kg", "POINTS_TARGET": data / "samples_2019.gpkg", "FIELD_TARGET": "cu_mg_kg",
+        "ENSEMBLE": 1, "CV": 0, "TOPOGRAPHIC_CORRECTION": 2, "SUN_AZIMUTH_SOURCE": 159,
+        "SUN_ELEVATION_SOURCE": -5, "predict:Content map": out / "cu.tif",
+        "transfer:Tr-GA-BP model, second survey": out / "cu.json"}, profile)
+    assert code != 0, text
+    assert "SUN_ELEVATION_SOURCE=-5" in text and "0 < elevation <= 90" in text, text
+    assert "SUN_AZIMUTH_TARGET=empty" in text and "Traceback" not in text, text
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("algorithm", [a for a in EXPECTED_IDS if a != "trgabpworkflow"])
 def test_help_shows_description_parameters_and_enum_indices(profile, algorithm):
     result = qgis_process_help(algorithm, profile)
