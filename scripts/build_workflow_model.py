@@ -29,7 +29,7 @@ from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingContext,  # n
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
-from core.indices import ALL_FACTORS  # noqa: E402
+from core.science.indices import ALL_FACTORS  # noqa: E402
 from core.science.cv import DEFAULT_SCHEME, SCHEME_LABELS  # noqa: E402
 from core.science.outliers import LABELS as OUTLIER_LABELS  # noqa: E402
 from core.science.topographic import METHOD_LABELS, METHODS  # noqa: E402
