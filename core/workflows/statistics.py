@@ -105,7 +105,7 @@ def _optional_number(value, name, positive=False):
     return number
 
 
-def check_threshold(value):
+def _optional_threshold(value):
     """THRESHOLD as a finite float (mg/kg), None when not given; an error that names the fix."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -267,7 +267,7 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
 def _companions(info, threshold, lower_path, upper_path, exceedance_path, aoa_path):
     """Check the THRESHOLD / bounds / exceedance / AOA inputs -> ({kind: path, "aoa_rule": rule},
     MapShares or None); every companion must be on the content map's grid."""
-    threshold = check_threshold(threshold)
+    threshold = _optional_threshold(threshold)
     if bool(lower_path) != bool(upper_path):
         raise SoilMetalError("LOWER and UPPER go together: give both bound maps (predictcontent's "
                              "OUTPUT_LOWER and OUTPUT_UPPER) or neither.")
