@@ -11,7 +11,7 @@ from ..core.reports.statistics import write_statistics_outputs
 from ..core.science.content_stats import parse_class_breaks
 from ..core.workflows.statistics import DEFAULT_CLASS_BREAKS, index_raster, is_auto, run_content_statistics
 from .base import SoilMetalAlgorithm
-from .styling import style_output
+from ..styles.rasters import style_output
 
 
 class ContentStatisticsAlgorithm(SoilMetalAlgorithm):

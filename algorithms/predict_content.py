@@ -13,7 +13,7 @@ from ..core.model_file import load_model
 from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
 from ..core.sensors import factor_sensor, sensor_mismatch
 from .base import SoilMetalAlgorithm
-from .styling import style_output
+from ..styles.rasters import style_output
 
 
 class PredictContentAlgorithm(SoilMetalAlgorithm):

@@ -12,7 +12,7 @@ from ..core.science.qa_masks import DEFAULT_MASK, LAYOUT_LABELS, LAYOUTS, MASK_C
 from ..core.sentinel2 import GRID_CHOICES as S2_GRID_CHOICES, GRID_LABELS as S2_GRID_LABELS
 from ..core.workflows.spectral_indices import run_spectral_indices
 from .factor_inputs import FactorAlgorithm
-from .styling import style_output
+from ..styles.rasters import style_output
 
 
 class SpectralIndicesAlgorithm(FactorAlgorithm):

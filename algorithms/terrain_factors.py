@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingParameterBand, QgsProcessingParameterEnum, Q
 from .compat import NUMBER_DOUBLE
 from ..core.workflows.terrain_factors import RESAMPLING_METHODS, run_terrain_factors
 from .factor_inputs import FactorAlgorithm
-from .styling import style_output
+from ..styles.rasters import style_output
 
 RESAMPLING_LABELS = {"bilinear": "Bilinear", "cubic": "Cubic"}
 

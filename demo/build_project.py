@@ -37,7 +37,7 @@ def add_raster(project, group, path, name, style=None, value_range=None):
     if not layer.isValid():
         raise SystemExit(f"cannot load raster {path}")
     if style:
-        from soilmetal.algorithms.styling import apply_content_style
+        from soilmetal.styles.rasters import apply_content_style
         apply_content_style(layer, style, name, value_range)
     project.addMapLayer(layer, False)
     group.addLayer(layer)
@@ -233,7 +233,7 @@ def build_project(out, data, summary):
             layer = add_raster(project, groups["Uncertainty 2019"], uncertainty,
                                f"{label} ensemble spread (mg/kg; model disagreement, not an error bar)", "uncertainty")
             layer.setCustomProperty("soilmetal/kind", "uncertainty")
-        from soilmetal.algorithms.styling import content_range
+        from soilmetal.styles.rasters import content_range
         model = entry.get("mapped_model", "Tr-GA-BP")
         kriged = None
         if entry.get("kriged_map"):

@@ -7,7 +7,8 @@ import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNTIME_FILES = ("metadata.txt", "__init__.py", "plugin.py", "provider.py", "LICENSE", "README.md")
-RUNTIME_FOLDERS = {"algorithms": ("*.py",), "core": ("*.py", "*/*.py"), "help": ("*.json", "*.html"),
+RUNTIME_FOLDERS = {"algorithms": ("*.py",), "styles": ("*.py",), "core": ("*.py", "*/*.py"),
+                   "help": ("*.json", "*.html"),
                    "icons": ("*.svg", "*.png"), "models": ("*.model3",)}
 
 

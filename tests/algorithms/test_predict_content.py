@@ -92,7 +92,7 @@ def test_unwritable_output_path_is_explained(run_alg, tmp_path, model_and_factor
     (5.0, 6.0, [5.0, 5.2, 5.4, 5.6, 5.8, 6.0]),
 ])
 def test_legend_classes_have_round_breaks_covering_the_range(low, high, expected):
-    from soilmetal.algorithms.styling import nice_breaks
+    from soilmetal.styles.rasters import nice_breaks
     breaks = nice_breaks(low, high)
     np.testing.assert_allclose(breaks, expected)
     assert breaks[0] <= low and breaks[-1] >= high

@@ -16,7 +16,7 @@ GDAL_PACKAGE = CORE / "raster_io"
 GDAL_MODULES = tuple(GDAL_PACKAGE / name for name in ("__init__.py", "crs.py", "grid.py", "reader.py",
                                                       "writer.py"))
 # Names of the plugin's QGIS layer that core/ must not reach by a relative import.
-QGIS_LAYER = ("algorithms", "plugin", "provider")
+QGIS_LAYER = ("algorithms", "styles", "plugin", "provider")
 
 
 def imported_roots(source):

@@ -13,8 +13,8 @@ def test_package_zip_holds_runtime_files_only(tmp_path):
     names = zipfile.ZipFile(out).namelist()
     assert all(name.startswith("soilmetal/") for name in names)
     for required in ("metadata.txt", "__init__.py", "plugin.py", "provider.py", "icons/soilmetal.svg",
-                     "algorithms/base.py", "core/raster_io/__init__.py", "core/raster_io/reader.py",
-                     "help/predictcontent.json"):
+                     "algorithms/base.py", "styles/rasters.py", "core/raster_io/__init__.py",
+                     "core/raster_io/reader.py", "help/predictcontent.json"):
         assert f"soilmetal/{required}" in names
     assert not [n for n in names if n.startswith(("soilmetal/tests/", "soilmetal/demo/", "soilmetal/bench/",
                                                   "soilmetal/.")) or n.endswith(".pyc")]

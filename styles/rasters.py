@@ -31,7 +31,7 @@ from ..core.errors import SoilMetalError
 from ..core.outputs import final_path
 from ..core.raster_io import band_metadata_item, read_band_sample
 from ..core.workflows.statistics import map_content_breaks
-from .compat import SHADER_DISCRETE
+from ..algorithms.compat import SHADER_DISCRETE
 
 KINDS = ("content", "lower", "upper", "spread", "width", "igeo", "cf", "exceedance", "aoa",
          "aoa_mask", "residual", "factors")
@@ -236,14 +236,16 @@ class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
     """Processing post-processor: loads the sidecar style once the output is in the project."""
 
     # Processing keeps only a raw pointer: the Python object must stay alive until it is used,
-    # and leaves this list once it has styled its layer.
-    _alive = []
+    # and leaves once it has styled its layer. One per (context, output): styling an output
+    # again replaces the layer's post-processor, so the one it replaced is dropped with it.
+    _pending = {}
 
-    def __init__(self, qml, title):
+    def __init__(self, key, qml, title):
         super().__init__()
+        self.key = key
         self.qml = qml
         self.title = title
-        ContentMapStyler._alive.append(self)
+        ContentMapStyler._pending[key] = self
 
     def postProcessLayer(self, layer, context, feedback):
         """Load the sidecar style and a readable layer name."""
@@ -254,8 +256,8 @@ class ContentMapStyler(QgsProcessingLayerPostProcessorInterface):
                 layer.setName(self.title)
             layer.triggerRepaint()
         finally:
-            if self in ContentMapStyler._alive:
-                ContentMapStyler._alive.remove(self)
+            if ContentMapStyler._pending.get(self.key) is self:
+                del ContentMapStyler._pending[self.key]
 
 
 TITLES = {"content": "{metal} content (mg/kg)",
@@ -278,7 +280,8 @@ def style_output(context, path, kind, metal="Content", breaks=None, threshold=No
         title = TITLES.get(kind, "{metal}").format(metal=metal)
         details = context.layerToLoadOnCompletionDetails(final)
         details.name = title
-        details.setPostProcessor(ContentMapStyler(style_path(final) if qml else None, title))
+        details.setPostProcessor(ContentMapStyler((id(context), final), style_path(final) if qml else None,
+                                                 title))
     return qml
 
 
