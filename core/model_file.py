@@ -17,23 +17,14 @@ from typing import Optional
 import numpy as np
 
 from .errors import SoilMetalError
+from .model_schema import FORMAT, FORMAT_VERSION, PARAMETER_LAYOUT, DamagedModel, model_fields
+from .science.ensemble import ensemble_moments, factors_outside
 from .science.network import forward, minmax_apply, minmax_invert, n_params
 
-FORMAT = "soilmetal-model"
-# Version 2 (soilmetal 0.2.0) adds the optional "samples" and "cv" sections (SCHEMA: the
-# samples a model was given, and its cross-validation); version-1 files still load, with both
-# None, and what needs them stops with require_samples / require_cv's message. The optional
-# "sensor" text (the SENSOR of the factor rasters the model was fitted on, e.g. 'Landsat 8 OLI';
-# absent when unknown) needs no new version: files without it load with sensor ''.
-FORMAT_VERSION = 2
+# The version that added the samples and cv sections (model_schema.FORMAT_VERSION 2).
 SAMPLES_CV_SINCE = "0.2.0"
-CV_SCHEMES = ("spatial", "random", "leave-one-out")
-SAMPLE_ROLES = ("train", "validation")
-PARAMETER_LAYOUT = "theta = [W1 (H x L, row-major), b1 (H), w2 (H), b2 (1)]"
 CHOOSE_MODEL_HINT = ("choose the .json written by 'Train GA-BP model' or "
                      "'Transfer GA-BP model (Tr-GA-BP)'")
-REQUIRED_KEYS = ("format", "format_version", "factor_names", "hidden", "log_target",
-                 "x_min", "x_max", "y_min", "y_max", "members", "factor_ranges")
 
 
 @dataclass
@@ -118,28 +109,20 @@ class Model:
         mean: the mean of the members' predictions; with log_target it is exp(mean of the
         members' log predictions), i.e. the geometric mean (a median-type back-transform,
         without a bias correction). std: the population standard deviation (ddof=0) of the
-        members' predictions in mg/kg; 0 for a single network.
+        members' predictions in mg/kg; 0 for a single network (NaN on its NaN rows).
         """
-        log_centre = mean_value = spread_m2 = None
-        # Running (Welford) sums keep memory at a few (n,) arrays for any ensemble size.
-        for count, output in enumerate(self._member_outputs(x), start=1):
-            value = np.exp(output) if self.log_target else output
-            if count == 1:
-                log_centre, mean_value, spread_m2 = output, value.copy(), np.zeros_like(value)
-                continue
-            delta = value - mean_value
-            mean_value += delta / count
-            spread_m2 += delta * (value - mean_value)
-            if self.log_target:
-                log_centre = log_centre + (output - log_centre) / count
-        mean = np.exp(log_centre) if self.log_target else mean_value
-        return mean, np.sqrt(spread_m2 / self.ensemble_size)
+        mean, std, _ = ensemble_moments(self._member_outputs(x), self.log_target)
+        return mean, std
 
     def outside_training_range(self, x):
         """Boolean (n,): True where any factor of x (n, L) lies outside factor_ranges (extrapolation)."""
-        x = self._check_inputs(x)
-        ranges = np.array([self.factor_ranges[name] for name in self.factor_names], dtype=float)
-        return np.any((x < ranges[:, 0]) | (x > ranges[:, 1]), axis=1)
+        low, high = self.training_ranges()
+        return factors_outside(self._check_inputs(x).T, low, high) > 0
+
+    def training_ranges(self):
+        """(low, high) (L,): each factor's range at the samples the model was fitted on."""
+        ranges = np.array([self.factor_ranges[name] for name in self.factor_names], dtype=np.float64)
+        return ranges[:, 0], ranges[:, 1]
 
     def to_dict(self):
         """The model as plain JSON-ready Python values (the model file's content)."""
@@ -187,7 +170,7 @@ def _jsonable(value):
 def model_to_bytes(model):
     """The exact bytes save_model writes for model (deterministic: sorted keys, stable floats)."""
     content = model.to_dict()
-    _model_from_dict(content)   # never write a file that load_model would refuse
+    model_from_dict(content)   # never write a file that load_model would refuse
     return (json.dumps(content, sort_keys=True, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
@@ -220,8 +203,9 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-class _Damaged(Exception):
-    """Internal: what is wrong with a model dict (load_model turns it into a SoilMetalError)."""
+def model_from_dict(content):
+    """The Model of a parsed model file, every value validated; DamagedModel naming the problem."""
+    return Model(**model_fields(content))
 
 
 def load_model(path):
@@ -267,178 +251,10 @@ def load_model(path):
                              f"(format_version {version}; this version reads up to "
                              f"{FORMAT_VERSION}). Update the soilmetal plugin.")
     try:
-        return _model_from_dict(content)
-    except _Damaged as exc:
+        return model_from_dict(content)
+    except DamagedModel as exc:
         raise SoilMetalError(f"The model file '{path}' is damaged or was edited: {exc}. "
                              f"Train the model again, or {CHOOSE_MODEL_HINT}.") from None
-
-
-def _numbers(value, name, length=None):
-    """value as a finite float array (n,), else _Damaged naming the key and the problem."""
-    if not isinstance(value, list) or any(isinstance(item, (bool, str, list, dict)) or item is None
-                                          for item in value):
-        raise _Damaged(f"'{name}' must be a list of numbers")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (OverflowError, ValueError):
-        raise _Damaged(f"'{name}' holds a number out of range") from None
-    if length is not None and array.size != length:
-        raise _Damaged(f"'{name}' has {array.size} values, expected {length}")
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        raise _Damaged(f"'{name}' value {int(bad[0])} is not a finite number ({array[bad[0]]})")
-    return array
-
-
-def _number(value, name):
-    """value as a finite float, else _Damaged."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
-    if isinstance(value, (bool, str)) or not math.isfinite(number):
-        raise _Damaged(f"'{name}' must be a finite number, found {value!r}")
-    return number
-
-
-def _model_from_dict(content):
-    """Validate a parsed model file and build the Model; raises _Damaged describing the problem."""
-    missing = [key for key in REQUIRED_KEYS if key not in content]
-    if missing:
-        raise _Damaged(f"missing {', '.join(repr(key) for key in missing)}")
-    version = content["format_version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _Damaged(f"'format_version' must be a whole number >= 1, found {version!r}")
-
-    names = content["factor_names"]
-    if (not isinstance(names, list) or not names
-            or not all(isinstance(name, str) and name.strip() for name in names)):
-        raise _Damaged("'factor_names' must be a non-empty list of factor names")
-    if len(set(names)) != len(names):
-        raise _Damaged("'factor_names' lists a factor twice")
-    n_inputs = len(names)
-    hidden = content["hidden"]
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise _Damaged(f"'hidden' must be a whole number >= 1, found {hidden!r}")
-    if not isinstance(content["log_target"], bool):
-        raise _Damaged("'log_target' must be true or false")
-
-    x_min = _numbers(content["x_min"], "x_min", n_inputs)
-    x_max = _numbers(content["x_max"], "x_max", n_inputs)
-    if np.any(x_min > x_max):
-        raise _Damaged("'x_min' is larger than 'x_max' for "
-                       f"{names[int(np.flatnonzero(x_min > x_max)[0])]}")
-    y_min = _number(content["y_min"], "y_min")
-    y_max = _number(content["y_max"], "y_max")
-    if y_min > y_max:
-        raise _Damaged("'y_min' is larger than 'y_max'")
-
-    members = content["members"]
-    if not isinstance(members, list) or not members:
-        raise _Damaged("'members' must be a non-empty list of weight vectors")
-    expected = n_params(n_inputs, hidden)
-    thetas = []
-    for index, theta in enumerate(members):
-        if not isinstance(theta, list) or len(theta) != expected:
-            found = len(theta) if isinstance(theta, list) else type(theta).__name__
-            raise _Damaged(f"member {index} has {found} weights and thresholds, expected "
-                           f"{expected} for {n_inputs} factors and {hidden} hidden neurons")
-        thetas.append(_numbers(theta, f"members[{index}]", expected))
-
-    ranges = content["factor_ranges"]
-    if not isinstance(ranges, dict) or set(ranges) != set(names):
-        raise _Damaged("'factor_ranges' must give [min, max] for exactly the factors in "
-                       "'factor_names'")
-    factor_ranges = {}
-    for name in names:
-        low, high = _numbers(ranges[name], f"factor_ranges[{name}]", 2)
-        if low > high:
-            raise _Damaged(f"'factor_ranges' of {name} has min > max")
-        factor_ranges[name] = [float(low), float(high)]
-
-    optional_types = {"metal": str, "method": str, "settings": dict, "training_metrics": dict,
-                      "provenance": dict, "curves": list, "sensor": str}
-    for key, kind in optional_types.items():
-        if key in content and not isinstance(content[key], kind):
-            raise _Damaged(f"'{key}' must be a {kind.__name__}")
-    seed = content.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _Damaged(f"'seed' must be a whole number, found {seed!r}")
-
-    samples = _samples_section(content.get("samples"), n_inputs)
-    cv = _cv_section(content.get("cv"), samples)
-
-    return Model(factor_names=names, x_min=x_min, x_max=x_max, y_min=y_min, y_max=y_max,
-                 members=thetas, hidden=hidden, log_target=content["log_target"],
-                 metal=content.get("metal", ""), method=content.get("method", "GA-BP"),
-                 seed=seed, settings=content.get("settings", {}),
-                 training_metrics=content.get("training_metrics", {}),
-                 factor_ranges=factor_ranges, provenance=content.get("provenance", {}),
-                 curves=content.get("curves", []), samples=samples, cv=cv,
-                 sensor=content.get("sensor", ""))
-
-
-def _strings(value, name, length, allowed=None):
-    """value as a list of length strings (from allowed when given), else _Damaged."""
-    if not isinstance(value, list) or len(value) != length \
-            or not all(isinstance(item, str) for item in value):
-        raise _Damaged(f"'{name}' must be a list of {length} texts")
-    if allowed is not None and any(item not in allowed for item in value):
-        raise _Damaged(f"'{name}' values must be one of {', '.join(allowed)}")
-    return list(value)
-
-
-def _samples_section(section, n_inputs):
-    """The validated 'samples' dict (SCHEMA: crs, x, y, id, factors, observed, role) or None."""
-    if section is None:
-        return None
-    if not isinstance(section, dict):
-        raise _Damaged("'samples' must be an object")
-    missing = [key for key in ("crs", "x", "y", "id", "factors", "observed", "role")
-               if key not in section]
-    if missing:
-        raise _Damaged(f"'samples' lacks {', '.join(repr(key) for key in missing)}")
-    if not isinstance(section["crs"], str):
-        raise _Damaged("'samples.crs' must be a text (WKT)")
-    n = len(section["x"]) if isinstance(section["x"], list) else -1
-    if n < 1:
-        raise _Damaged("'samples.x' must be a non-empty list of numbers")
-    _numbers(section["x"], "samples.x", n)
-    _numbers(section["y"], "samples.y", n)
-    _numbers(section["observed"], "samples.observed", n)
-    _strings(section["id"], "samples.id", n)
-    _strings(section["role"], "samples.role", n, SAMPLE_ROLES)
-    factors = section["factors"]
-    if not isinstance(factors, list) or len(factors) != n:
-        raise _Damaged(f"'samples.factors' must have {n} rows")
-    for index, row in enumerate(factors):
-        _numbers(row, f"samples.factors[{index}]", n_inputs)
-    return dict(section)
-
-
-def _cv_section(section, samples):
-    """The validated 'cv' dict (SCHEMA: scheme, folds, fold, prediction, residual, metrics) or None."""
-    if section is None:
-        return None
-    if not isinstance(section, dict):
-        raise _Damaged("'cv' must be an object")
-    if samples is None:
-        raise _Damaged("'cv' needs the 'samples' section it refers to")
-    n = len(samples["x"])
-    if section.get("scheme") not in CV_SCHEMES:
-        raise _Damaged(f"'cv.scheme' must be one of {', '.join(CV_SCHEMES)}")
-    folds = section.get("folds")
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise _Damaged("'cv.folds' must be a whole number >= 2")
-    fold = _numbers(section.get("fold"), "cv.fold", n)
-    if np.any(fold != np.round(fold)) or np.any(fold < 0) or np.any(fold >= folds):
-        raise _Damaged(f"'cv.fold' must hold fold indices 0 to {folds - 1}")
-    _numbers(section.get("prediction"), "cv.prediction", n)
-    _numbers(section.get("residual"), "cv.residual", n)
-    for key in ("metrics", "mean_metrics", "mlr_metrics"):
-        if not isinstance(section.get(key), dict):
-            raise _Damaged(f"'cv.{key}' must be an object")
-    return dict(section)
 
 
 def _retrain_message(model_name, feature):

@@ -5,12 +5,12 @@ import numpy as np
 from . import raster_io
 from .blocks import iter_blocks
 from .science.aoa import ApplicabilityReference
+from .science.ensemble import PixelModel, factors_outside
 from .errors import SoilMetalError
 from .science.intervals import check_coverage, check_threshold, distribution_of
 from .kriging_map import map_kriging
 from .model_file import require_cv
 from .monitor import NULL_MONITOR
-from .science.network import minmax_invert, unpack
 from .sampling import catalogue_factors, resolve_factors
 
 EXTRAPOLATION_MODES = ("keep", "mask", "aoa")
@@ -31,64 +31,6 @@ def metal_label(model):
 def content_band_name(model):
     """Band description of a content map, e.g. 'Cu (mg/kg)'."""
     return f"{metal_label(model)} (mg/kg)"
-
-
-class PixelModel:
-    """A model's networks for whole raster blocks: the input min-max scaling is folded into the
-    first layer, and pixels stay in the (factors, pixels) layout they are read in, so a block is
-    evaluated with one small matrix product per layer in float32, without transposes or copies.
-    NaN pixels give NaN. Agrees with Model.predict to float32 precision."""
-
-    def __init__(self, model):
-        x_min = np.asarray(model.x_min, dtype=np.float64)
-        span = np.asarray(model.x_max, dtype=np.float64) - x_min
-        varied = span > 0
-        gain = np.divide(2.0, span, out=np.zeros_like(span), where=varied)
-        # minmax_apply(x) = x * gain - shift, so W1 @ scaled + b1 = (W1 * gain) @ x + (b1 - W1 @ shift).
-        shift = x_min * gain + varied
-        self.layers = []
-        for theta in model.members:
-            w1, b1, w2, b2 = unpack(theta, model.n_inputs)
-            # Weights beyond float32 become inf here; predict_map refuses the non-finite contents.
-            with np.errstate(over="ignore", invalid="ignore"):
-                self.layers.append(((w1 * gain).astype(np.float32), (b1 - w1 @ shift).astype(np.float32)[:, None],
-                                    w2.astype(np.float32), float(b2)))
-        self.y_min, self.y_max = model.y_min, model.y_max
-        self.log_target = model.log_target
-
-    def predict(self, pixels):
-        """Ensemble mean and population std (n,) in mg/kg of pixels (L, n) float32."""
-        mean, spread, _ = self.predict_with_centre(pixels)
-        return mean, spread
-
-    def predict_with_centre(self, pixels):
-        """Mean and std (n,) in mg/kg, and the prediction on the model's scale (n,): log(mean) for
-        a LOG_TARGET model (the mean of the members' logs), the mean otherwise. NaN stays NaN,
-        also in the std of a single network; weights too large for float32 give inf/NaN."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._predict(pixels)
-
-    def _predict(self, pixels):
-        """predict_with_centre without the floating-point warnings context."""
-        count = len(self.layers)
-        mean = spread = log_mean = None
-        for index, (w1, b1, w2, b2) in enumerate(self.layers, start=1):
-            hidden = w1 @ pixels
-            hidden += b1
-            np.tanh(hidden, out=hidden)
-            output = minmax_invert((w2 @ hidden).astype(np.float64) + b2, self.y_min, self.y_max)
-            value = np.exp(output) if self.log_target else output
-            if index == 1:
-                mean, spread, log_mean = value, value * 0.0, output
-                continue
-            delta = value - mean
-            mean = mean + delta / index
-            spread += delta * (value - mean)
-            if self.log_target:
-                log_mean = log_mean + (output - log_mean) / index
-        if self.log_target:
-            return np.exp(log_mean), np.sqrt(spread / count), log_mean
-        return mean, np.sqrt(spread / count), mean
 
 
 def _grid_views(wanted, grid, monitor):
@@ -205,8 +147,7 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
     by_view = {}
     for column, factor in enumerate(wanted):
         by_view.setdefault(views[factor.path], []).append((column, factor.band))
-    ranges = np.array([model.factor_ranges[name] for name in model.factor_names], dtype=np.float64)
-    low, high = ranges[:, 0], ranges[:, 1]
+    low, high = model.training_ranges()
     readers = {view: raster_io.RasterReader(view) for view in by_view}
     pixel_model = PixelModel(model)
     writers = {}
@@ -242,7 +183,7 @@ def predict_map(model, sources, output_path, uncertainty_path=None, extrapolatio
                     f"The model gives no finite content at {int(broken.sum())} pixels whose factors are "
                     "valid: its weights overflow (the network diverged, or the model file was edited). "
                     "Retrain the model with 'Train GA-BP model'.")
-            outside = ((pixels < low[:, None]) | (pixels > high[:, None])).sum(axis=0)
+            outside = factors_outside(pixels, low, high)
             extrapolated = valid & (outside > 0)
             masked = extrapolated if extrapolation == "mask" else np.zeros_like(valid)
             blocks = {"outside": np.where(valid, outside, np.nan)} if "outside" in writers else {}

@@ -96,16 +96,22 @@ def minmax_fit(values):
     return values.min(axis=0), values.max(axis=0)
 
 
-def minmax_apply(values, vmin, vmax):
-    """Scale values (n, L) or (n,) to [-1, 1] by vmin/vmax (mapminmax); a constant column maps to 0."""
-    values = np.asarray(values, dtype=float)
+def minmax_gain(vmin, vmax):
+    """(gain, varied) of the min-max scaling by vmin/vmax, (L,) or scalars: minmax_apply(x) is
+    (x - vmin) * gain - varied, so [vmin, vmax] maps to [-1, 1]."""
     vmin = np.asarray(vmin, dtype=float)
     span = np.asarray(vmax, dtype=float) - vmin
     # A factor that never varied in training carries no information: scaling it with gain 0
     # (to the centre, 0) avoids the division by zero and keeps such inputs out of tanh saturation.
     varied = span > 0
-    gain = np.divide(2.0, span, out=np.zeros_like(span), where=varied)
-    return (values - vmin) * gain - varied.astype(float)
+    return np.divide(2.0, span, out=np.zeros_like(span), where=varied), varied
+
+
+def minmax_apply(values, vmin, vmax):
+    """Scale values (n, L) or (n,) to [-1, 1] by vmin/vmax (mapminmax); a constant column maps to 0."""
+    values = np.asarray(values, dtype=float)
+    gain, varied = minmax_gain(vmin, vmax)
+    return (values - np.asarray(vmin, dtype=float)) * gain - varied.astype(float)
 
 
 def minmax_invert(scaled, vmin, vmax):

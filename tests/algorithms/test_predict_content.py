@@ -149,7 +149,7 @@ def test_spread_layer_says_it_is_not_an_error_bar(tmp_path, model_and_factors):
 
 def model_with_cv(model, rng, n=30):
     """A copy of model carrying samples and CV results as traingabp writes them (SCHEMA)."""
-    from soilmetal.core.model_file import model_to_bytes, _model_from_dict
+    from soilmetal.core.model_file import model_from_dict, model_to_bytes
     factors = np.column_stack([rng.uniform(0, 40, n), rng.uniform(-0.2, 0.9, n)])
     observed = model.predict(factors)[0] + rng.normal(0, 5, n)
     prediction = observed - rng.normal(0, 5, n)
@@ -159,7 +159,7 @@ def model_with_cv(model, rng, n=30):
     model.cv = {"scheme": "spatial", "folds": 3, "fold": [i % 3 for i in range(n)],
                 "prediction": prediction.tolist(), "residual": (observed - prediction).tolist(),
                 "metrics": {}, "mean_metrics": {}, "mlr_metrics": {}}
-    return _model_from_dict(json.loads(model_to_bytes(model)))
+    return model_from_dict(json.loads(model_to_bytes(model)))
 
 
 def test_intervals_aoa_and_exceedance_outputs(run_alg, tmp_path, model_and_factors):

@@ -120,7 +120,7 @@ def test_cancel_leaves_no_output(tmp_path, factors):
 
 @pytest.mark.parametrize("log_target", [False, True])
 def test_pixel_model_equals_model_predict(log_target):
-    from core.predict import PixelModel
+    from core.science.ensemble import PixelModel
     rng = np.random.default_rng(11)
     names = ["A", "B", "C"]
     thetas = [rng.normal(0, 0.8, n_params(3, 4)) for _ in range(4)]
