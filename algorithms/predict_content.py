@@ -8,10 +8,12 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
 from ..core.workflows.statistics import map_content_breaks
 from ..core.errors import SoilMetalError
-from ..core.science.intervals import check_coverage, check_threshold
 from ..core.model_file import load_model
-from ..core.predict import EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL, predict_map
+from ..core.raster_io import RasterOutputs
+from ..core.science.intervals import check_coverage, check_threshold
 from ..core.sensors import factor_sensor, sensor_mismatch
+from ..core.workflows.mapping import (EXTRAPOLATION_LABELS, EXTRAPOLATION_MODES, SPREAD_LABEL,
+                                      MappingSettings, mapped_metal, run_mapping)
 from .base import SoilMetalAlgorithm
 from ..styles.rasters import style_output
 
@@ -41,6 +43,12 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     OUTPUT_EXTRAPOLATION = "OUTPUT_EXTRAPOLATION"
     OUTPUT_KRIGED_RESIDUAL = "OUTPUT_KRIGED_RESIDUAL"
     COVERAGE_RANGE = (0.01, 0.999)
+    # Each raster output: the kind of map the mapping workflow writes there, and its style.
+    MAP_KINDS = {OUTPUT: "content", OUTPUT_UNCERTAINTY: "spread", OUTPUT_EXTRAPOLATION: "outside",
+                 OUTPUT_LOWER: "lower", OUTPUT_UPPER: "upper", OUTPUT_EXCEEDANCE: "exceedance",
+                 OUTPUT_AOA: "aoa", OUTPUT_KRIGED_RESIDUAL: "kriged"}
+    STYLES = {OUTPUT_UNCERTAINTY: "spread", OUTPUT_LOWER: "lower", OUTPUT_UPPER: "upper",
+              OUTPUT_EXCEEDANCE: "exceedance", OUTPUT_AOA: "aoa", OUTPUT_KRIGED_RESIDUAL: "residual"}
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
@@ -68,7 +76,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
             options=[self.tr(label) for label in EXTRAPOLATION_LABELS], defaultValue=2), advanced=True)
         self.add_parameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Content map")))
         self.add_parameter(QgsProcessingParameterRasterDestination(
-            self.OUTPUT_UNCERTAINTY, self.tr(f"Ensemble spread ({SPREAD_LABEL})"), optional=True,
+            self.OUTPUT_UNCERTAINTY, self.tr("Ensemble spread ({})").format(SPREAD_LABEL), optional=True,
             createByDefault=False))
         for name, label in ((self.OUTPUT_LOWER, "Lower bound of the prediction interval"),
                             (self.OUTPUT_UPPER, "Upper bound of the prediction interval"),
@@ -98,51 +106,48 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
                 return False, str(error)
             low, high = self.COVERAGE_RANGE
             if name == self.COVERAGE and not low <= number <= high:
-                return False, self.tr(f"COVERAGE must be between {low:g} and {high:g}; got {number:g}. "
-                                      "Use e.g. 0.9 for 90 % prediction intervals.")
+                return False, self.tr("COVERAGE must be between {low} and {high}; got {number}. Use e.g. "
+                                      "0.9 for 90 % prediction intervals.").format(
+                    low=f"{low:g}", high=f"{high:g}", number=f"{number:g}")
         return super().checkParameterValues(parameters, context)
 
     def execute(self, parameters, context, feedback):
         """Load the model, map it with the asked companions, style the results."""
+        monitor = self.monitor(feedback)
         model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
         sources = self.factor_sources(parameters, self.FACTORS, context)
         mismatch = sensor_mismatch(model.sensor, factor_sensor(sources))
         if mismatch:
-            self.monitor(feedback).warning(mismatch)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        companions = {name: self.parameterAsOutputLayer(parameters, name, context) or None
-                      for name in (self.OUTPUT_UNCERTAINTY, self.OUTPUT_EXTRAPOLATION, self.OUTPUT_LOWER,
-                                   self.OUTPUT_UPPER, self.OUTPUT_EXCEEDANCE, self.OUTPUT_AOA,
-                                   self.OUTPUT_KRIGED_RESIDUAL)}
-        mode = EXTRAPOLATION_MODES[self.parameterAsEnum(parameters, self.EXTRAPOLATION, context)]
-        summary = predict_map(
-            model, sources, output, companions[self.OUTPUT_UNCERTAINTY], companions[self.OUTPUT_EXTRAPOLATION],
-            mode, self.monitor(feedback), lower_path=companions[self.OUTPUT_LOWER],
-            upper_path=companions[self.OUTPUT_UPPER],
-            coverage=self.parameterAsDouble(parameters, self.COVERAGE, context),
-            exceedance_path=companions[self.OUTPUT_EXCEEDANCE],
-            threshold=self.optional_number(parameters, self.THRESHOLD, context),
-            aoa_path=companions[self.OUTPUT_AOA],
-            aoa_mask=self.parameterAsBoolean(parameters, self.AOA_MASK, context),
-            residual_kriging=self.parameterAsBoolean(parameters, self.RESIDUAL_KRIGING, context),
-            kriging_neighbours=self.parameterAsInt(parameters, self.KRIGING_NEIGHBOURS, context),
-            kriged_path=companions[self.OUTPUT_KRIGED_RESIDUAL])
-        metal = model.metal or "Content"
-        style_output(context, output, "content", metal, feedback=feedback)
-        results = {self.OUTPUT: output, "PIXELS_MAPPED": summary["pixels_mapped"],
+            monitor.warning(mismatch)
+        paths = {name: self.parameterAsOutputLayer(parameters, name, context) or None for name in self.MAP_KINDS}
+        with RasterOutputs({kind: paths[name] for name, kind in self.MAP_KINDS.items()}) as rasters:
+            run = run_mapping(model, sources, rasters, self.mapping_settings(parameters, context), monitor)
+        self.style_maps(context, paths, mapped_metal(model), feedback)
+        summary = run.summary
+        results = {self.OUTPUT: paths[self.OUTPUT], "PIXELS_MAPPED": summary["pixels_mapped"],
                    "EXTRAPOLATED_FRACTION": summary["extrapolated_fraction"],
                    "PIXELS_CLAMPED": summary["pixels_clamped"]}
         if summary["aoa_share"] is not None:
             results["AOA_SHARE"] = summary["aoa_share"]
-        # Sidecar styles; the bounds share the content map's classes.
-        content_breaks = map_content_breaks(output) if companions[self.OUTPUT_LOWER] else None
-        for name, kind in ((self.OUTPUT_UNCERTAINTY, "spread"), (self.OUTPUT_LOWER, "lower"),
-                           (self.OUTPUT_UPPER, "upper"), (self.OUTPUT_EXCEEDANCE, "exceedance"),
-                           (self.OUTPUT_AOA, "aoa"), (self.OUTPUT_KRIGED_RESIDUAL, "residual")):
-            if companions[name]:
-                style_output(context, companions[name], kind, metal, feedback=feedback,
-                             breaks=content_breaks if kind in ("lower", "upper") else None)
-        for name, path in companions.items():
-            if path:
-                results[name] = path
+        results.update({name: path for name, path in paths.items() if path and name != self.OUTPUT})
         return results
+
+    def mapping_settings(self, parameters, context):
+        """The MappingSettings of the parameters."""
+        return MappingSettings(
+            extrapolation=EXTRAPOLATION_MODES[self.parameterAsEnum(parameters, self.EXTRAPOLATION, context)],
+            coverage=self.parameterAsDouble(parameters, self.COVERAGE, context),
+            threshold=self.optional_number(parameters, self.THRESHOLD, context),
+            aoa_mask=self.parameterAsBoolean(parameters, self.AOA_MASK, context),
+            residual_kriging=self.parameterAsBoolean(parameters, self.RESIDUAL_KRIGING, context),
+            kriging_neighbours=self.parameterAsInt(parameters, self.KRIGING_NEIGHBOURS, context))
+
+    @classmethod
+    def style_maps(cls, context, paths, metal, feedback):
+        """Sidecar styles of the content map and its companions; the bounds share the content map's classes."""
+        style_output(context, paths[cls.OUTPUT], "content", metal, feedback=feedback)
+        content_breaks = map_content_breaks(paths[cls.OUTPUT]) if paths[cls.OUTPUT_LOWER] else None
+        for name, kind in cls.STYLES.items():
+            if paths[name]:
+                style_output(context, paths[name], kind, metal, feedback=feedback,
+                             breaks=content_breaks if kind in ("lower", "upper") else None)

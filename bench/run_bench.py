@@ -219,7 +219,7 @@ def task_floor(source, output, read_bands, write_bands, gain=1.0, offset=0.0):
 def task_predict(model, factors, output):
     """predictcontent's core on the full scene."""
     from core.model_file import load_model
-    from core.predict import predict_map
+    from core.workflows.mapping import predict_map
     from core.sampling import FactorSource
     summary = predict_map(load_model(str(model)), [FactorSource(str(factors))], str(output))
     report({"pixels_mapped": summary["pixels_mapped"]})
@@ -228,7 +228,7 @@ def task_predict(model, factors, output):
 def task_predict_rk(model, factors, output):
     """predictcontent's core on the full scene with RESIDUAL_KRIGING (16 neighbours)."""
     from core.model_file import load_model
-    from core.predict import predict_map
+    from core.workflows.mapping import predict_map
     from core.sampling import FactorSource
     summary = predict_map(load_model(str(model)), [FactorSource(str(factors))], str(output),
                           residual_kriging=True, kriging_neighbours=16)

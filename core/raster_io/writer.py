@@ -43,7 +43,21 @@ def _release_block_cache():
             gdal.SetCacheMax(_cache_users[1])
 
 
-class RasterWriter:
+class _CommittedOnSuccess:
+    """A `with` block commits what it wrote when it ends normally, and aborts on an exception."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
+class RasterWriter(_CommittedOnSuccess):
     """Writes a tiled, DEFLATE-compressed Float32 GeoTIFF that appears under its name only when
     complete: an exception (error or cancel) inside the `with` block deletes the partial file."""
 
@@ -114,19 +128,49 @@ class RasterWriter:
             _release_block_cache()
         remove_raster(self._temp_path)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-        return False
-
 
 def remove_raster(path):
     """Delete a raster and its sidecar files (.aux.xml, .ovr) if they exist."""
     for candidate in (path, path + ".aux.xml", path + ".ovr"):
         if os.path.exists(candidate):
             os.remove(candidate)
+
+
+class RasterOutputs(_CommittedOnSuccess):
+    """The one-band rasters a run writes, by kind ({kind: path}; an empty path is not written).
+
+    `kind in outputs` says whether a kind is asked for; open() creates them all on the run's grid,
+    write() writes a block to each; they appear together on commit(), and abort() (or an exception
+    inside the `with` block) deletes every one of them.
+    """
+
+    def __init__(self, paths):
+        self.paths = {kind: path for kind, path in paths.items() if path}
+        self.writers = {}
+
+    def __contains__(self, kind):
+        return kind in self.paths
+
+    def open(self, grid, bands):
+        """Create each raster on grid (a RasterInfo); bands: {kind: (band name, band metadata)}."""
+        for kind, path in self.paths.items():
+            name, metadata = bands[kind]
+            self.writers[kind] = RasterWriter(path, grid.width, grid.height, grid.geotransform,
+                                              grid.crs_wkt, [name])
+            if metadata:
+                self.writers[kind].set_band_metadata(0, metadata)
+
+    def write(self, window, blocks):
+        """Write each open raster's block, blocks[kind] (ysize * xsize,) with NaN = nodata."""
+        for kind, writer in self.writers.items():
+            writer.write(0, window, blocks[kind].reshape(window.ysize, window.xsize))
+
+    def commit(self):
+        """Finish every raster and move it to its final name."""
+        for writer in self.writers.values():
+            writer.commit()
+
+    def abort(self):
+        """Delete every raster of the run."""
+        for writer in self.writers.values():
+            writer.abort()

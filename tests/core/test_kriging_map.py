@@ -15,7 +15,7 @@ from core.workflows.kriging_record import kriging_record
 from core.model_file import Model
 from core.monitor import Monitor
 from core.science.network import n_params
-from core.predict import predict_map
+from core.workflows.mapping import predict_map
 from core.sampling import FactorSource
 from core.science.variogram import VariogramModel
 from rasters import read_bands, write_raster, wkt

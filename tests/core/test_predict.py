@@ -11,7 +11,7 @@ from core.errors import Cancelled, SoilMetalError
 from core.model_file import Model
 from core.monitor import Monitor
 from core.science.network import n_params
-from core.predict import predict_map
+from core.workflows.mapping import predict_map
 from core.sampling import FactorSource
 
 from rasters import write_raster

@@ -1,7 +1,7 @@
 """Residual kriging of a content map (predictcontent's RESIDUAL_KRIGING) and its intervals.
 
 The model's out-of-fold residuals (model.cv, on the model's scale) are kriged onto the map grid
-with the variogram the training stored (model.cv["kriging"], see kriging_report.py), and the
+with the variogram the training stored (model.cv["kriging"], see kriging_record.py), and the
 kriged residual is added to the model's prediction on the model's scale (log for LOG_TARGET).
 
 Samples whose CRS is not the map's are transformed to it (raster_io); on a geographic map CRS
@@ -22,13 +22,14 @@ map's pixels, the plain band 0.888.
 
 import numpy as np
 
-from . import raster_io
-from .errors import SoilMetalError
-from .science.intervals import ResidualDistribution
-from .science.kriging import DEFAULT_NEIGHBOURS, KrigedSurface, OrdinaryKriging, geographic_to_local_metres, node_step
-from .workflows.kriging_record import geographic_centre, kriging_record, stored_record
-from .model_file import require_cv, require_samples
-from .science.variogram import VariogramModel
+from .. import raster_io
+from ..errors import SoilMetalError
+from ..science.intervals import ResidualDistribution
+from ..science.kriging import (DEFAULT_NEIGHBOURS, KrigedSurface, OrdinaryKriging,
+                               geographic_to_local_metres, node_step)
+from .kriging_record import geographic_centre, kriging_record, stored_record
+from ..model_file import require_cv, require_samples
+from ..science.variogram import VariogramModel
 
 FEATURE = "residual kriging (RESIDUAL_KRIGING)"
 
