@@ -139,7 +139,7 @@ def remove_raster(path):
 class RasterOutputs(_CommittedOnSuccess):
     """The one-band rasters a run writes, by kind ({kind: path}; an empty path is not written).
 
-    `kind in outputs` says whether a kind is asked for; open() creates them all on the run's grid,
+    `kind in outputs` says whether a kind is asked for; create() makes them all on the run's grid,
     write() writes a block to each; they appear together on commit(), and abort() (or an exception
     inside the `with` block) deletes every one of them.
     """
@@ -151,7 +151,7 @@ class RasterOutputs(_CommittedOnSuccess):
     def __contains__(self, kind):
         return kind in self.paths
 
-    def open(self, grid, bands):
+    def create(self, grid, bands):
         """Create each raster on grid (a RasterInfo); bands: {kind: (band name, band metadata)}."""
         for kind, path in self.paths.items():
             name, metadata = bands[kind]

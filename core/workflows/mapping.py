@@ -185,7 +185,7 @@ def run_mapping(model, sources, rasters, settings=None, monitor=NULL_MONITOR):
     factors = _FactorBlocks(wanted, grid, monitor)
     try:
         pixel_pass = _PixelPass(model, settings, run, reference, kriging, distribution, rasters)
-        rasters.open(grid, bands)
+        rasters.create(grid, bands)
         for window in iter_blocks(grid.width, grid.height, monitor, settings.block_size):
             rasters.write(window, pixel_pass.blocks(factors.read(window), window))
     finally:
