@@ -111,7 +111,8 @@ class ShippedModel(QgsProcessingModelAlgorithm):
             definition = algorithm.parameterDefinition(name)
             if not definition.isDestination() and not definition.checkValueIsAcceptable(value, context):
                 return f"'{value}' is not a valid value for {name} ({definition.description()})."
-        if unknown & set(getattr(algorithm, "MODEL_PARAMETERS", ())):
+        model_files = getattr(algorithm, "model_parameters", None)
+        if model_files is not None and unknown & set(model_files()):
             return None  # its model file is written by an earlier step
         ok, message = algorithm.checkParameterValues(known, context)
         # A failure that names a value not known yet is for the run to decide.

@@ -8,7 +8,8 @@ import threading
 
 from qgis.core import (QgsApplication, QgsProcessingAlgorithm, QgsProcessingContext,
                        QgsProcessingException, QgsProcessingFeedback, QgsProcessingUtils,
-                       QgsProcessingOutputLayerDefinition, QgsProcessingParameterFileDestination,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination,
                        QgsProperty, QgsRasterLayer)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -91,7 +92,8 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     ALGORITHM_ID = ""
     DISPLAY_NAME = ""
     GROUP = "factors"
-    # Parameters holding a soilmetal model file: checked before the run starts.
+    # Parameters holding a soilmetal model file, checked before the run starts (besides those
+    # declared with add_model_file).
     MODEL_PARAMETERS = ()
 
     def name(self):
@@ -178,7 +180,7 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         message = self.input_problem(parameters)
         if message:
             return False, message
-        for name in self.MODEL_PARAMETERS:
+        for name in self.model_parameters():
             try:
                 load_model(self.parameterAsFile(parameters, name, context))
             except SoilMetalError as error:
@@ -199,6 +201,15 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     def _unwritable_outputs(self, parameters, context):
         """A message for the first output path that cannot be written, or None."""
         return unwritable_outputs(self, parameters, context)
+
+    def add_model_file(self, name, label):
+        """Declare an input soilmetal model file (.json), refused before the run when unreadable."""
+        self.add_parameter(QgsProcessingParameterFile(name, self.tr(label), extension="json"))
+        self._model_files = getattr(self, "_model_files", ()) + (name,)
+
+    def model_parameters(self):
+        """Names of the parameters that hold a model file: MODEL_PARAMETERS and add_model_file's."""
+        return tuple(dict.fromkeys(tuple(self.MODEL_PARAMETERS) + getattr(self, "_model_files", ())))
 
     def add_optional_file_output(self, name, label, file_filter):
         """Declare an optional file destination (report, table): written only when asked for.

@@ -1,7 +1,7 @@
 """evaluatemodel: error report of a model against independent samples."""
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterFile, QgsProcessingParameterNumber)
+                       QgsProcessingParameterNumber)
 
 from ..core.model_file import load_model
 from ..core.reports.evaluation import write_evaluation_outputs
@@ -19,15 +19,13 @@ class EvaluateModelAlgorithm(SampleAlgorithm):
     GROUP = "modelling"
 
     MODEL = "MODEL"
-    MODEL_PARAMETERS = (MODEL,)
     INCLUDE_TRAINING = "INCLUDE_TRAINING"
     INTERVAL_COVERAGE = "INTERVAL_COVERAGE"
     FILE_OUTPUTS = ("OUTPUT_REPORT", "OUTPUT_TABLE")
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
-        self.add_parameter(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model file"), extension="json"))
+        self.add_model_file(self.MODEL, "Model file")
         self.add_sample_inputs("Evaluation sample points")
         self.add_parameter(QgsProcessingParameterBoolean(
             self.INCLUDE_TRAINING, self.tr("Keep samples the model was trained or validated on"),

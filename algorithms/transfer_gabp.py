@@ -2,7 +2,7 @@
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterEnum,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
@@ -34,7 +34,6 @@ class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
     GROUP = "modelling"
 
     SOURCE_MODEL = "SOURCE_MODEL"
-    MODEL_PARAMETERS = (SOURCE_MODEL,)
     TRAIN_SAMPLES = "TRAIN_SAMPLES"
     VALIDATION_FRACTION = "VALIDATION_FRACTION"
     BETA_GRID = "BETA_GRID"
@@ -50,8 +49,7 @@ class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
-        self.add_parameter(QgsProcessingParameterFile(
-            self.SOURCE_MODEL, self.tr("Source model file"), extension="json"))
+        self.add_model_file(self.SOURCE_MODEL, "Source model file")
         self.add_sample_inputs("Target sample points", factors_label="Factor rasters of the target period")
         self.add_parameter(QgsProcessingParameterNumber(
             self.TRAIN_SAMPLES, self.tr("Target samples for retraining"), integer, defaultValue=16,
