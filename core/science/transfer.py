@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import SoilMetalError
 from ..guards import check_list_size, grid_count
-from .gabp import GABPSettings, check_training_data, member_generators, train_gabp
+from .gabp import GABPSettings, check_training_data, member_generators
 from .lm import levenberg_marquardt
 from .metrics import regression_metrics
 from ..model_file import Model
@@ -338,11 +338,6 @@ def transfer(source, x_train, y_train, settings=None, rng=None, monitor=NULL_MON
                   factor_ranges=factor_ranges, provenance=provenance, curves=curves)
     model.training_metrics = regression_metrics(y, model.predict(x)[0])
     return model, curves
-
-
-def train_baseline(x_train, y_train, factor_names, settings=None, monitor=NULL_MONITOR, metal=""):
-    """The from-scratch GA-BP baseline on the same target samples (paper Table 5) -> Model."""
-    return train_gabp(x_train, y_train, factor_names, settings, monitor=monitor, metal=metal)
 
 
 def source_gabp_settings(source, ensemble, seed, monitor=NULL_MONITOR):

@@ -7,7 +7,7 @@ from core.errors import SoilMetalError
 from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, save_model
 from core.science.network import forward
-from core.science.transfer import TransferSettings, parse_beta_grid, train_baseline, transfer
+from core.science.transfer import TransferSettings, parse_beta_grid, transfer
 
 NAMES = ["B3", "B5", "NDVI", "SLOPE", "ELEVATION"]
 
@@ -48,7 +48,7 @@ def test_transfer_beats_training_from_scratch_on_a_shifted_period():
         x, y = period(216, 6.0, 200 + seed)
         train, test = slice(0, 16), slice(16, None)
         transferred, _ = transfer(source, x[train], y[train], TransferSettings(seed=seed))
-        scratch = train_baseline(x[train], y[train], NAMES, GABPSettings(seed=seed))
+        scratch = train_gabp(x[train], y[train], NAMES, GABPSettings(seed=seed))
         gains.append((rmse(transferred, x[test], y[test]), rmse(scratch, x[test], y[test])))
     transferred_rmse, scratch_rmse = np.median(np.array(gains), axis=0)
     assert transferred_rmse < 0.75 * scratch_rmse, gains
