@@ -103,13 +103,24 @@ class OrdinaryKriging:
 
     def predict(self, tx, ty):
         """(estimate, variance), each (m,), at target points tx, ty (m,)."""
+        return self._predict(tx, ty, with_variance=True)
+
+    def estimate(self, tx, ty):
+        """The estimate (m,) alone at target points tx, ty (m,): predict without the variance,
+        whose C^-1 c product per target is most of the work."""
+        return self._predict(tx, ty, with_variance=False)[0]
+
+    def _predict(self, tx, ty, with_variance):
+        """(estimate, variance or None), each (m,), batch by batch."""
         tx = np.asarray(tx, dtype=float).ravel()
         ty = np.asarray(ty, dtype=float).ravel()
         estimate = np.empty(tx.size)
-        variance = np.empty(tx.size)
+        variance = np.empty(tx.size) if with_variance else None
         for start in range(0, tx.size, _QUERY_BATCH):
             part = slice(start, start + _QUERY_BATCH)
-            estimate[part], variance[part] = self._predict_batch(tx[part], ty[part])
+            estimate[part], batch_variance = self._predict_batch(tx[part], ty[part], with_variance)
+            if with_variance:
+                variance[part] = batch_variance
         return estimate, variance
 
     def _neighbour_sets(self, tx, ty):
@@ -159,26 +170,28 @@ class OrdinaryKriging:
         alpha = y - mean[:, None] * u
         return valid, gx, gy, q, mean, alpha, s, empty
 
-    def _predict_batch(self, tx, ty):
+    def _predict_batch(self, tx, ty, with_variance=True):
         index = self._neighbour_sets(tx, ty)
         groups, inverse = self._group(index)
         valid, gx, gy, q, mean, alpha, s, empty = self._group_systems(groups)
         estimate = np.empty(tx.size)
-        variance = np.empty(tx.size)
+        variance = np.empty(tx.size) if with_variance else None
         sill = self.model.sill
         for start in range(0, tx.size, _BATCH):
             part = slice(start, start + _BATCH)
             g = inverse[part]
             d = np.hypot(tx[part, None] - gx[g], ty[part, None] - gy[g])
             c = np.where(valid[g], self.model.covariance(d), 0.0)
-            t = np.einsum("mij,mj->mi", q[g], c)                      # C^-1 c
-            ones_t = np.einsum("mi,mi->m", t, valid[g])                # 1' C^-1 c
             estimate[part] = mean[g] + np.einsum("mi,mi->m", c, alpha[g])
-            variance[part] = sill - np.einsum("mi,mi->m", c, t) + (1.0 - ones_t) ** 2 / s[g]
-        np.maximum(variance, 0.0, out=variance)
+            if with_variance:
+                t = np.einsum("mij,mj->mi", q[g], c)                      # C^-1 c
+                ones_t = np.einsum("mi,mi->m", t, valid[g])                # 1' C^-1 c
+                variance[part] = sill - np.einsum("mi,mi->m", c, t) + (1.0 - ones_t) ** 2 / s[g]
         none = empty[inverse]
         estimate[none] = 0.0
-        variance[none] = sill
+        if with_variance:
+            np.maximum(variance, 0.0, out=variance)
+            variance[none] = sill
         return estimate, variance
 
 
@@ -219,7 +232,7 @@ def node_step(kriging, pixel_size):
     The kriged surface varies on the scale of the sample spacing (the neighbour sets change
     there) and of the variogram's range; nodes a quarter of the median nearest-sample
     distance apart, and at most a tenth of the range, resolve both. Between nodes the
-    estimate and the variance are interpolated bilinearly.
+    estimate is interpolated bilinearly.
     """
     if kriging.x.size < 2:
         return 1
@@ -254,10 +267,10 @@ class KrigedSurface:
 
     def _krige_pixels(self, cols, rows):
         x, y = self._centres(cols.astype(float), rows.astype(float))
-        return self.kriging.predict(x, y)
+        return self.kriging.estimate(x, y)
 
     def window(self, window, valid=None):
-        """(estimate, variance), each (ysize * xsize,) row-major, for a blocks.Window.
+        """The kriging estimate (ysize * xsize,) row-major for a blocks.Window.
 
         valid (ysize * xsize,) bool: pixels that need a value (others are NaN); with step 1
         only those are kriged.
@@ -268,26 +281,21 @@ class KrigedSurface:
         cols += window.xoff
         if self.step == 1:
             estimate = np.full(size, np.nan)
-            variance = np.full(size, np.nan)
             need = np.ones(size, dtype=bool) if valid is None else np.asarray(valid, bool)
             if need.any():
-                estimate[need], variance[need] = self._krige_pixels(cols[need], rows[need])
-            return estimate, variance
+                estimate[need] = self._krige_pixels(cols[need], rows[need])
+            return estimate
         node_cols, col_index, col_weight = self._axis(window.xoff, window.xsize, self.width)
         node_rows, row_index, row_weight = self._axis(window.yoff, window.ysize, self.height)
         grid_cols, grid_rows = np.meshgrid(node_cols, node_rows)
-        values = self._krige_pixels(grid_cols.ravel(), grid_rows.ravel())
-        out = []
-        for value in values:
-            nodes = value.reshape(node_rows.size, node_cols.size)
-            along = (nodes[:, col_index] * (1 - col_weight) + nodes[:, col_index + 1] * col_weight)
-            full = (along[row_index] * (1 - row_weight)[:, None]
-                    + along[row_index + 1] * row_weight[:, None])
-            full = full.ravel()
-            if valid is not None:
-                full[~np.asarray(valid, bool)] = np.nan
-            out.append(full)
-        return out[0], out[1]
+        nodes = self._krige_pixels(grid_cols.ravel(), grid_rows.ravel()).reshape(node_rows.size, node_cols.size)
+        along = (nodes[:, col_index] * (1 - col_weight) + nodes[:, col_index + 1] * col_weight)
+        full = (along[row_index] * (1 - row_weight)[:, None]
+                + along[row_index + 1] * row_weight[:, None])
+        full = full.ravel()
+        if valid is not None:
+            full[~np.asarray(valid, bool)] = np.nan
+        return full
 
     def _axis(self, offset, size, extent):
         """Node positions covering pixels offset..offset+size-1 along one axis, and for each

@@ -49,7 +49,7 @@ class MapKriging:
 
     def window(self, window, valid):
         """The kriged residual (pixels,) on the model's scale for a blocks.Window."""
-        return self.surface.window(window, valid)[0]
+        return self.surface.window(window, valid)
 
     def distribution(self, feature):
         """The ResidualDistribution of the RK out-of-fold residuals; SoilMetalError when too few."""
