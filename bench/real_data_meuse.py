@@ -21,7 +21,7 @@ it without the 0/360 jump.
     unchanged. Medians over the seeds, and how often Tr-GA-BP beats GA-BP from scratch.
 
 (3) Spatial against random 5-fold cross-validation of GA-BP (ENSEMBLE 5), the training mean
-    and MLR on all samples (core.cv_gabp, as traingabp runs it): the Meuse samples are
+    and MLR on all samples (core.science.cv_gabp, as traingabp runs it): the Meuse samples are
     clustered along the river, so holding out whole clusters (spatial) should give a higher
     RMSE than random folds, whose test samples have near neighbours in the training part.
 
