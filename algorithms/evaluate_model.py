@@ -55,6 +55,6 @@ class EvaluateModelAlgorithm(SampleAlgorithm):
                 model, prepared, model_path, monitor.child(30, 90),
                 include_training=self.parameterAsBoolean(parameters, self.INCLUDE_TRAINING, context),
                 interval_coverage=self.parameterAsDouble(parameters, self.INTERVAL_COVERAGE, context),
-                **samples.run_fields())
+                samples_context=samples.context())
 
         return self.run_on_samples(parameters, context, feedback, evaluate, write_evaluation_outputs)

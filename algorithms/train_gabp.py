@@ -124,7 +124,7 @@ class TrainGaBpAlgorithm(NetworkTrainingAlgorithm):
             self.check_trainable(prepared, settings, parameters, context, monitor)
             monitor.set_progress(5)
             run = run_training(prepared, settings, fraction, monitor.child(5, 95),
-                               **self.cross_validation(parameters, context), **samples.run_fields())
+                               **self.cross_validation(parameters, context), samples_context=samples.context())
             run.model.sensor = factor_sensor(samples.sources)
             return run
 

@@ -139,7 +139,7 @@ class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
                 validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
                 ensemble=self.parameterAsInt(parameters, self.ENSEMBLE, context),
                 monitor=monitor.child(5, 95), source_sha256=file_sha256(source_path),
-                **self.cross_validation(parameters, context), **samples.run_fields())
+                **self.cross_validation(parameters, context), samples_context=samples.context())
             run.model.sensor = run.baseline.sensor = factor_sensor(samples.sources)
             return run
 

@@ -294,7 +294,22 @@ class SampleInputs:
         return prepare_samples(self.points, self.sources, factor_names, self.sampling,
                                self.outliers, self.outlier_threshold, min_samples, monitor)
 
-    def run_fields(self):
-        """What a workflow's Run records about the samples, as its keyword arguments."""
-        return {"field": self.points.field, "n_points": len(self.points), "sampling": self.sampling,
-                "outlier_threshold": self.outlier_threshold, "crs_wkt": self.points.crs_wkt}
+    def context(self):
+        """What a modelling run records about these samples -> SamplesContext."""
+        return SamplesContext(field=self.points.field, n_points=len(self.points),
+                              sampling=self.sampling, outlier_threshold=self.outlier_threshold,
+                              crs_wkt=self.points.crs_wkt)
+
+
+@dataclass(frozen=True)
+class SamplesContext:
+    """What a modelling run records about its samples, made once by SampleInputs.context():
+    the measured field, the points in the layer (None: not known), how a factor was read at a
+    point, the outlier threshold asked for (None: the rule's default; the rule applied is the
+    PreparedSamples' outlier_method) and the points' CRS as WKT."""
+
+    field: str = ""
+    n_points: Optional[int] = None
+    sampling: str = "nearest"
+    outlier_threshold: Optional[float] = None
+    crs_wkt: str = ""

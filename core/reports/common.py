@@ -60,6 +60,14 @@ def outlier_text(prepared, threshold):
     return f"{method} (threshold {format_number(threshold) if threshold is not None else 'default'})"
 
 
+def sample_reading_rows(run, sampling_title="Factor value at a point"):
+    """The Settings rows saying how a run's samples were read: the factor value at a point and
+    the outlier rule applied (run has prepared and samples_context)."""
+    context = run.samples_context
+    return {sampling_title: sampling_label(context.sampling),
+            "Outlier removal": outlier_text(run.prepared, context.outlier_threshold)}
+
+
 def samples_section(report, prepared, n_points, used_rows,
                     caption="Samples that did not reach the model, with the reason"):
     """Add the data summary of prepared samples: points, dropped, removed, used, and the reasons."""

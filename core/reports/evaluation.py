@@ -6,13 +6,13 @@ from .html import HtmlReport, write_json, write_table_csv, write_text_atomic
 from ..text import format_number
 from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import figures_json_path, float_cells, metrics_frame, outlier_text, samples_section, sampling_label
+from .common import figures_json_path, float_cells, metrics_frame, sample_reading_rows, samples_section
 
 
 def build_evaluation_report(run):
     """The evaluatemodel HTML report of an EvaluationRun -> HtmlReport."""
     model, metrics = run.model, run.metrics
-    metal = model.metal or run.field
+    metal = model.metal or run.samples_context.field
     report = HtmlReport(f"Evaluation of the {metal} model")
     report.paragraph(f"The model's predictions compared with the measured content; the "
                      f"metrics describe {run.label}.")
@@ -26,10 +26,9 @@ def build_evaluation_report(run):
         "Metal": model.metal or "\u2014",
         "Factors": ", ".join(model.factor_names),
         "Networks": model.ensemble_size,
-        "Measured field": run.field,
-        "Factor value at a point": sampling_label(run.sampling),
-        "Outlier removal": outlier_text(run.prepared, run.outlier_threshold)})
-    samples_section(report, run.prepared, run.n_points, {
+        "Measured field": run.samples_context.field,
+        **sample_reading_rows(run)})
+    samples_section(report, run.prepared, run.samples_context.n_points, {
         "Left out: at a sample the model was trained or validated on (N_EXCLUDED)":
             int((~run.used).sum()),
         "Samples evaluated": metrics["N"]})
@@ -77,7 +76,7 @@ def build_evaluation_report(run):
 
 def evaluation_figure_data(run):
     """The data behind the evaluatemodel report, for scripts (JSON-ready)."""
-    return {"algorithm": "evaluatemodel", "metal": run.model.metal, "field": run.field,
+    return {"algorithm": "evaluatemodel", "metal": run.model.metal, "field": run.samples_context.field,
             "unit": UNIT, "model_file": run.model_name, "metrics": run.metrics,
             "metrics_describe": run.label, "n_excluded": int((~run.used).sum()),
             "interval_coverage": run.coverage or None,

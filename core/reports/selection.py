@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..science.metrics import UNIT
 from ..text import format_number
-from .common import outlier_text, samples_section, sampling_label
+from .common import sample_reading_rows, samples_section
 from .figures import correlation_matrix_figure
 from .html import HtmlReport, write_table_csv
 
@@ -74,20 +74,19 @@ def interpret_mlr(mlr, always_include, unit=UNIT):
 
 def _settings_rows(run):
     """The Settings section as an ordered dict."""
-    samples, settings = run.samples, run.settings
-    return {"Measured field": samples.field,
-            "Factor rasters": "; ".join(samples.raster_paths) or "\u2014",
+    settings = run.settings
+    return {"Measured field": run.samples_context.field,
+            "Factor rasters": "; ".join(run.samples.raster_paths) or "\u2014",
             "Candidate factors": f"{len(run.candidates)}: {', '.join(run.candidates)}",
             "Minimum |r| (MIN_ABS_R)": settings.min_abs_r,
             "Maximum VIF (MAX_VIF)": settings.max_vif,
             "Always included (ALWAYS_INCLUDE)": ", ".join(settings.always_include) or "none",
-            "Sampling": sampling_label(samples.sampling),
-            "Outlier removal": outlier_text(run.prepared, samples.outlier_threshold)}
+            **sample_reading_rows(run, "Sampling")}
 
 
 def build_selection_report(run):
     """The selectfactors HTML report of a SelectionRun -> HtmlReport."""
-    result, prepared, settings, field = run.result, run.prepared, run.settings, run.samples.field
+    result, prepared, settings, field = run.result, run.prepared, run.settings, run.samples_context.field
     report = HtmlReport(f"Factor selection for {field}")
     report.paragraph(
         "Pearson correlation of each factor with the measured content at the sample points, "
@@ -99,7 +98,7 @@ def build_selection_report(run):
     report.key_values(_settings_rows(run))
 
     report.heading("Samples")
-    samples_section(report, prepared, run.n_points, {
+    samples_section(report, prepared, run.samples_context.n_points, {
         "Dropped for a missing factor value during screening": result.n_dropped,
         "Samples used": result.n_samples}, caption="Samples that were not used, with the reason")
 

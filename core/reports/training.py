@@ -11,7 +11,7 @@ from .html import HtmlReport
 from ..text import format_number
 from .figures import bar_figure, predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, outlier_text, samples_section, sampling_label,
+from .common import (SPLIT_LABELS, float_cells, metrics_frame, sample_reading_rows, samples_section,
                      scaled_rmse, target_unit, write_outputs)
 from .figures import ga_figure, lm_figure
 
@@ -65,7 +65,7 @@ def _ensemble_section(report, run):
 def build_training_report(run):
     """The traingabp HTML report of a TrainingRun -> HtmlReport."""
     model, settings, split = run.model, run.settings, run.split
-    title_metal = model.metal or run.field
+    title_metal = model.metal or run.samples_context.field
     report = HtmlReport(f"GA-BP model for {title_metal}")
     report.paragraph(
         "GA-BP (Yang et al. 2023, section 3.2.1): a genetic algorithm seeds all weights and "
@@ -75,7 +75,7 @@ def build_training_report(run):
     cv_lead_note(report, model.cv, model.log_target)
     report.heading("Settings")
     report.key_values({
-        "Measured field": run.field,
+        "Measured field": run.samples_context.field,
         "Metal": model.metal,
         "Factors": f"{model.n_inputs}: {', '.join(model.factor_names)}",
         "Network": f"{model.n_inputs}-{settings.hidden}-1 "
@@ -91,11 +91,10 @@ def build_training_report(run):
         "Ensemble (networks averaged)": settings.ensemble,
         "Seed": settings.seed,
         "Validation fraction": f"{run.validation_fraction:g}",
-        "Factor value at a point": sampling_label(run.sampling),
-        "Outlier removal": outlier_text(run.prepared, run.outlier_threshold)})
+        **sample_reading_rows(run)})
 
     report.heading("Samples")
-    samples_section(report, run.prepared, run.n_points, {
+    samples_section(report, run.prepared, run.samples_context.n_points, {
         "Training samples": int(split.train.size),
         "Validation samples (held out)": int(split.validation.size)})
 
@@ -160,7 +159,7 @@ def training_figure_data(run):
     """The data behind the traingabp report's figures and tables, for scripts (JSON-ready)."""
     model = run.model
     return {
-        "algorithm": "traingabp", "metal": model.metal, "field": run.field, "unit": UNIT,
+        "algorithm": "traingabp", "metal": model.metal, "field": run.samples_context.field, "unit": UNIT,
         "curve_unit": target_unit(model), "factor_names": model.factor_names,
         "settings": asdict(run.settings), "validation_fraction": run.validation_fraction,
         "metrics": run.metrics, "mean_predictor_validation": run.mean_predictor,

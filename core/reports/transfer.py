@@ -13,7 +13,7 @@ from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
 from ..workflows.common import sample_ids_of
 from ..workflows.transfer import MODEL_COLUMNS
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, outlier_text, samples_section, sampling_label,
+from .common import (SPLIT_LABELS, float_cells, metrics_frame, sample_reading_rows, samples_section,
                      scaled_rmse, target_unit, write_outputs)
 from .figures import beta_grid_figure, transfer_curve_figure
 
@@ -39,7 +39,7 @@ def _outside_frame(run):
 def build_transfer_report(run):
     """The transfergabp HTML report of a TransferRun -> HtmlReport."""
     model, source, split, settings = run.model, run.source, run.split, run.settings
-    metal = model.metal or run.field
+    metal = model.metal or run.samples_context.field
     report = HtmlReport(f"Tr-GA-BP transfer for {metal}")
     report.paragraph(
         "Tr-GA-BP (Yang et al. 2023, section 3.2.2): the weights and thresholds W_S of a GA-BP "
@@ -82,7 +82,7 @@ def build_transfer_report(run):
         "Source model": f"{run.source_name} ({source.method}, {source.metal or 'metal not recorded'}"
                         f", {source.ensemble_size} network(s))",
         "Source model SHA-256": run.source_sha256 or "\u2014",
-        "Measured field (target)": run.field,
+        "Measured field (target)": run.samples_context.field,
         "Factors": ", ".join(source.factor_names),
         "Retraining samples (TRAIN_SAMPLES)": int(split.train.size),
         "Validation fraction (of the rest)": f"{model.provenance['validation_fraction']:g}",
@@ -100,11 +100,10 @@ def build_transfer_report(run):
                               f"{run.baseline_settings.generations}, LM "
                               f"{run.baseline_settings.epochs} epochs, goal "
                               f"{run.baseline_settings.goal:g} (the source model's settings)",
-        "Factor value at a point": sampling_label(run.sampling),
-        "Outlier removal": outlier_text(run.prepared, run.outlier_threshold)})
+        **sample_reading_rows(run)})
 
     report.heading("Samples")
-    samples_section(report, run.prepared, run.n_points, {
+    samples_section(report, run.prepared, run.samples_context.n_points, {
         "Retraining samples": int(split.train.size),
         "Validation samples": int(split.validation.size),
         "Not used": int(split.unused.size)})
@@ -168,7 +167,7 @@ def transfer_figure_data(run):
     """The data behind the transfergabp report's figures and tables, for scripts (JSON-ready)."""
     model = run.model
     return {
-        "algorithm": "transfergabp", "metal": model.metal, "field": run.field, "unit": UNIT,
+        "algorithm": "transfergabp", "metal": model.metal, "field": run.samples_context.field, "unit": UNIT,
         "curve_unit": target_unit(model), "source_file": run.source_name,
         "source_sha256": run.source_sha256, "metrics": run.metrics,
         "negative_transfer": run.negative_transfer,

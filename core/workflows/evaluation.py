@@ -5,7 +5,6 @@ its metrics describe (independent samples or not, and why).
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from ..science.intervals import observed_coverage
 from ..science.metrics import UNIT, regression_metrics
 from ..model_file import SAMPLES_CV_SINCE, Model
 from ..monitor import NULL_MONITOR
+from ..sampling import SamplesContext
 from ..text import format_number
 
 # What evaluatemodel's metrics describe: independent samples or not, and why.
@@ -67,10 +67,7 @@ class EvaluationRun:
     model: Model
     model_name: str
     prepared: object
-    field: str
-    n_points: Optional[int]
-    sampling: str
-    outlier_threshold: Optional[float]
+    samples_context: SamplesContext
     predictions: pd.DataFrame
     metrics: dict
     independence: object = None    # core.independent.Independence
@@ -97,15 +94,15 @@ class EvaluationRun:
         return values
 
 
-def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR, field="",
-                   n_points=None, sampling="nearest", outlier_threshold=None,
-                   include_training=False, crs_wkt="", interval_coverage=0.9):
+def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR,
+                   samples_context=SamplesContext(), include_training=False,
+                   interval_coverage=0.9):
     """A model against prepared samples -> EvaluationRun. Samples at the model's own training
     or validation samples (model.samples, by location) are left out unless include_training."""
     table = prepared.table
     x = table.factors[model.factor_names].to_numpy(dtype=float)
     y = np.asarray(table.values, dtype=float)
-    independence = match_model_samples(model, table.x, table.y, crs_wkt)
+    independence = match_model_samples(model, table.x, table.y, samples_context.crs_wkt)
     used = np.ones(y.size, dtype=bool) if include_training else ~independence.at_model_sample
     for text, kind in independence_notes(independence, include_training, y.size):
         (monitor.warning if kind == "warning" else monitor.info)(text)
@@ -129,9 +126,8 @@ def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR, field="
                      f"{100 * coverage['nominal']:g} % prediction interval (observed coverage "
                      f"{format_number(100 * coverage['coverage'])} %).")
     run = EvaluationRun(model, os.path.basename(str(model_path)) if model_path else "",
-                        prepared, field, n_points, sampling, outlier_threshold, predictions,
-                        metrics, independence, bool(include_training),
-                        str(model_path) if model_path else "", coverage)
+                        prepared, samples_context, predictions, metrics, independence,
+                        bool(include_training), str(model_path) if model_path else "", coverage)
     monitor.info(f"{metrics['N']} {run.label}: RMSE {format_number(metrics['RMSE'])} {UNIT}, "
                  f"MRE {format_number(metrics['MRE'])}, MAE {format_number(metrics['MAE'])}, "
                  f"R2 {format_number(metrics['R2'])}.")

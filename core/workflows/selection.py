@@ -34,9 +34,9 @@ class SelectionRun:
     candidates: List[str]       # every factor name found in the rasters, in order
 
     @property
-    def n_points(self):
-        """Points in the layer, before any was dropped."""
-        return len(self.samples.points)
+    def samples_context(self):
+        """What the run records about its samples (field, points in the layer, sampling, ...)."""
+        return self.samples.context()
 
     @property
     def summary(self):

@@ -3,8 +3,6 @@ residual kriging on every sample -> TrainingRun.
 """
 
 from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 
@@ -16,6 +14,7 @@ from .kriging_record import kriging_record, kriging_summary, log_kriging_result
 from ..model_file import Model
 from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
+from ..sampling import SamplesContext
 from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_samples
 from .common import members_rmse_of, metal_from_field_name, metrics_of_rows, sample_ids_of, warn_hot_spots
@@ -30,10 +29,7 @@ class TrainingRun:
     split: Split
     settings: GABPSettings
     validation_fraction: float
-    field: str
-    n_points: Optional[int]
-    sampling: str
-    outlier_threshold: Optional[float]
+    samples_context: SamplesContext
     predictions: pd.DataFrame     # one row per valid sample
     metrics: dict                 # {"train": {...}, "validation": {...}}
     mean_predictor: dict          # metrics of predicting the training mean on validation
@@ -49,9 +45,8 @@ class TrainingRun:
                 **kriging_summary(self.model)}
 
 
-def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, field="",
-                 n_points=None, sampling="nearest", outlier_threshold=None, cv="spatial",
-                 folds=DEFAULT_FOLDS, crs_wkt=""):
+def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR,
+                 samples_context=SamplesContext(), cv="spatial", folds=DEFAULT_FOLDS):
     """traingabp on prepared samples: seeded hold-out, GA-BP on the rest, metrics, and
     cross-validation on every sample (cv 'spatial', 'random' or 'none') -> TrainingRun."""
     settings.validate()
@@ -68,7 +63,7 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
     warn_hot_spots(prepared, monitor)
     monitor.info(f"{len(y)} valid samples: {split.train.size} for training, "
                  f"{split.validation.size} held out for validation (seed {settings.seed}).")
-    label = metal_from_field_name(field)
+    label = metal_from_field_name(samples_context.field)
     model = train_gabp(x[split.train], y[split.train], names, settings, monitor=monitor,
                        metal=label)
     mean, std = model.predict(x)
@@ -78,11 +73,11 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
     mean_predictor = metrics_of_rows(y, np.full(y.size, training_mean), split.validation)
     model.training_metrics = metrics
     model.provenance = {
-        "field": field,
+        "field": samples_context.field,
         "validation_fraction": float(validation_fraction),
-        "sampling": sampling,
+        "sampling": samples_context.sampling,
         "outliers": prepared.outlier_method,
-        "outlier_threshold": outlier_threshold,
+        "outlier_threshold": samples_context.outlier_threshold,
         "samples": {"train": sample_ids_of(table, split.train),
                     "validation": sample_ids_of(table, split.validation)},
         "samples_dropped": len(table.dropped),
@@ -110,7 +105,7 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
     else:
         monitor.info("VALIDATION_FRACTION is 0: no samples held out, so there are no "
                      "validation metrics (RMSE, MRE and R2 are NaN).")
-    model.samples = samples_record(crs_wkt, table.ids, table.x, table.y, x, y,
+    model.samples = samples_record(samples_context.crs_wkt, table.ids, table.x, table.y, x, y,
                                    ["validation" if role == "validation" else "train"
                                     for role in split.labels(len(y))])
     if cv != "none":
@@ -121,6 +116,5 @@ def run_training(prepared, settings, validation_fraction, monitor=NULL_MONITOR, 
         log_kriging_result(model, monitor)
         predictions["cv_fold"] = model.cv["fold"]
         predictions["cv_predicted"] = model.cv["prediction"]
-    return TrainingRun(model, prepared, split, settings, float(validation_fraction), field,
-                       n_points, sampling, outlier_threshold, predictions, metrics,
-                       mean_predictor, member_rmse)
+    return TrainingRun(model, prepared, split, settings, float(validation_fraction),
+                       samples_context, predictions, metrics, mean_predictor, member_rmse)

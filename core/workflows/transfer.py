@@ -19,6 +19,7 @@ from .kriging_record import kriging_record, kriging_summary, transfer_kriging_re
 from ..model_file import Model
 from ..science.metrics import UNIT
 from ..monitor import NULL_MONITOR
+from ..sampling import SamplesContext
 from ..text import format_number
 from ..science.splits import SPLIT_STREAM, Split, split_transfer_samples
 from ..science.transfer import TransferSettings, outside_source_ranges, source_gabp_settings
@@ -39,10 +40,7 @@ class TransferRun:
     settings: TransferSettings
     baseline_settings: GABPSettings
     ensemble_mode: str
-    field: str
-    n_points: Optional[int]
-    sampling: str
-    outlier_threshold: Optional[float]
+    samples_context: SamplesContext
     predictions: pd.DataFrame
     metrics: dict                  # {model name: {"train": {...}, "validation": {...}}}
     outside: dict                  # outside_source_ranges on every target sample
@@ -81,9 +79,9 @@ MODEL_COLUMNS = (("GA-BP", "GA-BP (from scratch)"), ("Tr-GA-BP", "Tr-GA-BP"),
 
 
 def run_transfer(source, source_path, prepared, settings, train_samples=16,
-                 validation_fraction=0.2, ensemble=1, monitor=NULL_MONITOR, field="",
-                 n_points=None, sampling="nearest", outlier_threshold=None, source_sha256=None,
-                 cv="spatial", folds=DEFAULT_FOLDS, crs_wkt=""):
+                 validation_fraction=0.2, ensemble=1, monitor=NULL_MONITOR,
+                 samples_context=SamplesContext(), source_sha256=None, cv="spatial",
+                 folds=DEFAULT_FOLDS):
     """transfergabp on prepared target samples: seeded pick of the retraining and validation
     samples, Tr-GA-BP, GA-BP from scratch and the source unchanged on the same samples; then
     (cv 'spatial' or 'random') the same comparison cross-validated on every target sample,
@@ -110,11 +108,12 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
                  f"{split.validation.size} for validation, {split.unused.size} not used "
                  f"(seed {settings.seed}).")
     notes = []
-    label = metal_from_field_name(field)
+    field_name = samples_context.field
+    label = metal_from_field_name(field_name)
     source_label = metal_from_field_name(source.metal)
     if label in ELEMENT_SYMBOLS and source_label in ELEMENT_SYMBOLS and label != source_label:
-        text = (f"The source model predicts {source.metal}, but the target field '{field}' looks "
-                f"like {label}. Check that FIELD holds the same metal as the source model.")
+        text = (f"The source model predicts {source.metal}, but the target field '{field_name}' "
+                f"looks like {label}. Check that FIELD holds the same metal as the source model.")
         monitor.warning(text)
         notes.append((text, "warning"))
     metal = source.metal or label
@@ -145,10 +144,10 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
     samples = {"train": sample_ids_of(table, split.train), "validation": sample_ids_of(table, split.validation),
                "unused": sample_ids_of(table, split.unused)}
     model.provenance.update({
-        "source_sha256": source_sha256, "source_file": source_name, "field": field,
+        "source_sha256": source_sha256, "source_file": source_name, "field": field_name,
         "ensemble_mode": ensemble_mode, "samples": samples,
         "sample_ids_used": samples["train"], "validation_fraction": float(validation_fraction),
-        "sampling": sampling, "outliers": prepared.outlier_method,
+        "sampling": samples_context.sampling, "outliers": prepared.outlier_method,
         "outside_source_range_ids": {
             "samples": sample_ids_of(table, outside["samples"]),
             "target_samples": sample_ids_of(table, outside["target_samples"])}})
@@ -156,9 +155,9 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
     baseline.training_metrics = metrics["GA-BP"]
     baseline.provenance = {
         "role": "GA-BP from scratch on the retraining samples of a Tr-GA-BP run (baseline)",
-        "field": field, "source_file": source_name, "source_sha256": source_sha256,
+        "field": field_name, "source_file": source_name, "source_sha256": source_sha256,
         "samples": samples, "validation_fraction": float(validation_fraction),
-        "sampling": sampling, "outliers": prepared.outlier_method}
+        "sampling": samples_context.sampling, "outliers": prepared.outlier_method}
 
     frame = pd.DataFrame({"sample_id": table.ids, "split": split.labels(len(y)),
                           "x": table.x, "y": table.y, "measured": y})
@@ -169,7 +168,7 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
 
     roles = ["train" if role == "train" else "validation" for role in split.labels(len(y))]
     for fitted in (model, baseline):
-        fitted.samples = samples_record(crs_wkt, table.ids, table.x, table.y, x, y, roles)
+        fitted.samples = samples_record(samples_context.crs_wkt, table.ids, table.x, table.y, x, y, roles)
     cv_result = None
     if cv != "none":
         cv_result = cross_validate_transfer(source, x, y, coordinates, settings,
@@ -192,8 +191,8 @@ def run_transfer(source, source_path, prepared, settings, train_samples=16,
         verdict = transfer_verdict(y[rows], predictions["Tr-GA-BP"][0][rows],
                                    predictions["GA-BP"][0][rows], settings.seed)
     run = TransferRun(source, source_name, source_sha256, model, baseline, prepared, split,
-                      settings, baseline_settings, ensemble_mode, field, n_points, sampling,
-                      outlier_threshold, frame, metrics, outside, notes, cv_result, verdict)
+                      settings, baseline_settings, ensemble_mode, samples_context, frame,
+                      metrics, outside, notes, cv_result, verdict)
     _log_transfer_result(run, monitor)
     monitor.set_progress(100)
     return run

@@ -24,7 +24,7 @@ from core.science.gabp import GABPSettings, train_gabp
 from core.model_file import load_model, require_cv, require_samples, save_model
 from core.reports.training import build_training_report
 from core.workflows.training import run_training
-from core.sampling import PreparedSamples, SampleTable
+from core.sampling import PreparedSamples, SampleTable, SamplesContext
 
 NAMES = ["F1", "F2"]
 
@@ -149,8 +149,8 @@ def test_training_run_stores_samples_and_cv_and_the_file_round_trips(tmp_path):
     x = rng.uniform(0, 1, (40, 2))
     y = np.exp(3 + x[:, 0] + rng.normal(0, 0.05, 40))
     settings = GABPSettings(population=8, generations=3, epochs=5, seed=1, log_target=True)
-    run = run_training(prepared(x, y, coords), settings, 0.2, field="cu", cv="random", folds=4,
-                       crs_wkt="EPSG:32650")
+    run = run_training(prepared(x, y, coords), settings, 0.2, cv="random", folds=4,
+                       samples_context=SamplesContext(field="cu", crs_wkt="EPSG:32650"))
     model = run.model
     roles = np.array(model.samples["role"])
     assert (roles == "validation").sum() == run.split.validation.size == 8

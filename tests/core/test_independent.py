@@ -11,7 +11,7 @@ from core.independent import match_model_samples
 from core.science.metrics import regression_metrics
 from core.reports.evaluation import build_evaluation_report
 from core.workflows.evaluation import run_evaluation
-from core.sampling import PreparedSamples, SampleTable
+from core.sampling import PreparedSamples, SampleTable, SamplesContext
 
 NAMES = ["F1", "F2"]
 UTM = "EPSG:32649"
@@ -21,6 +21,10 @@ def wkt(code):
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(code)
     return srs.ExportToWkt()
+
+
+# Evaluation points in the model's own CRS (EPSG:32649).
+IN_UTM_49N = SamplesContext(crs_wkt=wkt(32649))
 
 
 def make_model():
@@ -54,7 +58,7 @@ def test_samples_at_model_samples_are_left_out_and_metrics_are_of_the_rest():
     points = evaluation_points(coords)
     rng = np.random.default_rng(1)
     x, y = rng.uniform(0, 1, (10, 2)), rng.uniform(20, 50, 10)
-    run = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), crs_wkt=wkt(32649))
+    run = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), samples_context=IN_UTM_49N)
     assert run.summary["N_EXCLUDED"] == 4 and run.summary["N"] == 6
     assert list(run.independence.role[:4]) == ["train", "train", "validation", "validation"]
     expected = regression_metrics(y[4:], model.predict(x[4:])[0])
@@ -62,7 +66,7 @@ def test_samples_at_model_samples_are_left_out_and_metrics_are_of_the_rest():
     assert run.label == "independent samples"
     html = build_evaluation_report(run).to_html()
     assert "Independent samples" in html and "N_EXCLUDED = 4" in html
-    kept = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), crs_wkt=wkt(32649),
+    kept = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), samples_context=IN_UTM_49N,
                           include_training=True)
     assert kept.summary["N"] == 10 and kept.summary["N_EXCLUDED"] == 0
     assert kept.label == "samples that include training samples"
@@ -85,9 +89,9 @@ def test_only_model_samples_or_an_old_file():
     model, coords = make_model()
     x, y = np.asarray(model.samples["factors"]), np.asarray(model.samples["observed"])
     with pytest.raises(SoilMetalError, match="none is independent.*INCLUDE_TRAINING"):
-        run_evaluation(model, prepared(x, y, coords[:, 0], coords[:, 1]), crs_wkt=wkt(32649))
+        run_evaluation(model, prepared(x, y, coords[:, 0], coords[:, 1]), samples_context=IN_UTM_49N)
     model.samples = None                         # what a version-1 file loads as
-    old = run_evaluation(model, prepared(x, y, coords[:, 0], coords[:, 1]), crs_wkt=wkt(32649))
+    old = run_evaluation(model, prepared(x, y, coords[:, 0], coords[:, 1]), samples_context=IN_UTM_49N)
     assert old.summary["N_EXCLUDED"] == 0 and old.summary["N"] == 10
     html = build_evaluation_report(old).to_html()
     assert "cannot tell which of these 10 samples are independent" in html
@@ -103,7 +107,7 @@ def test_observed_coverage_of_the_intervals_on_the_evaluated_samples():
     points = evaluation_points(coords)
     x = rng.uniform(0, 1, (10, 2))
     y = model.predict(x)[0] + rng.normal(0, 2, 10)
-    run = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), crs_wkt=wkt(32649))
+    run = run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]), samples_context=IN_UTM_49N)
     # Independent: the equal-tailed conformal 90 % interval of 40 residuals is
     # [f + r_(2), f + r_(39)] (k_lo = floor(41 * 0.05), k_hi = ceil(41 * 0.95)).
     ordered = np.sort(residuals)
@@ -112,4 +116,4 @@ def test_observed_coverage_of_the_intervals_on_the_evaluated_samples():
     assert run.summary["COVERAGE"] == pytest.approx(inside.mean())
     model.cv = None
     assert np.isnan(run_evaluation(model, prepared(x, y, points[:, 0], points[:, 1]),
-                                   crs_wkt=wkt(32649)).summary["COVERAGE"])
+                                   samples_context=IN_UTM_49N).summary["COVERAGE"])

@@ -22,7 +22,7 @@ from core.workflows.evaluation import run_evaluation
 from core.workflows.training import run_training
 from core.workflows.transfer import run_transfer
 from core.monitor import Monitor
-from core.sampling import FactorSource, PreparedSamples, SampleTable
+from core.sampling import FactorSource, PreparedSamples, SampleTable, SamplesContext
 from core.science.transfer import TransferSettings
 
 from rasters import write_raster
@@ -117,7 +117,7 @@ def test_run_training_metrics_split_and_reproducible_model(tmp_path):
     x, y = draw(60, 1)
     prepared = prepared_from(x, y, dropped=[("GONE", "outside raster 'f'")])
     settings = GABPSettings(seed=4, goal=0.05)
-    run = run_training(prepared, settings, 0.2, field="cu_mg_kg", n_points=61)
+    run = run_training(prepared, settings, 0.2, samples_context=SamplesContext(field="cu_mg_kg", n_points=61))
     train, validation = run.split.train, run.split.validation
     assert (train.size, validation.size) == (48, 12)
     model = run.model
@@ -142,7 +142,8 @@ def test_training_report_and_outputs(tmp_path):
     x, y = draw(50, 2)
     prepared = prepared_from(x, y, dropped=[("GONE", "outside raster 'f'")],
                              removed=[("S999", 900.0, "above the upper fence")])
-    run = run_training(prepared, GABPSettings(seed=1, ensemble=3), 0.2, field="pb_ppm", n_points=52)
+    run = run_training(prepared, GABPSettings(seed=1, ensemble=3), 0.2,
+                       samples_context=SamplesContext(field="pb_ppm", n_points=52))
     members = run.model.predict_members(x[run.split.validation])
     expected = [rmse(m, y[run.split.validation]) for m in members]
     np.testing.assert_allclose(run.member_rmse["validation RMSE"], expected, rtol=1e-12)
@@ -165,7 +166,8 @@ def test_training_report_and_outputs(tmp_path):
 
 def test_no_hold_out_gives_nan_metrics_and_says_so():
     x, y = draw(30, 3)
-    run = run_training(prepared_from(x, y), GABPSettings(generations=3), 0.0, field="cu")
+    run = run_training(prepared_from(x, y), GABPSettings(generations=3), 0.0,
+                       samples_context=SamplesContext(field="cu"))
     assert run.split.validation.size == 0 and np.isnan(run.summary["RMSE"])
     assert "no samples were held out" in build_training_report(run).to_html()
 
@@ -208,7 +210,8 @@ def test_run_transfer_numbers_provenance_and_files(tmp_path, source_model):
     x, y = draw(40, 20, lambda v: 1.15 * truth(v) + 6)
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
     run = run_transfer(source, path, prepared_from(x, y, "T"), TransferSettings(seed=2),
-                       train_samples=16, validation_fraction=1.0, field="cu", source_sha256=sha)
+                       train_samples=16, validation_fraction=1.0,
+                       samples_context=SamplesContext(field="cu"), source_sha256=sha)
     summary = run.summary
     held = run.split.validation
     assert (summary["N_TRAIN"], summary["N_VALIDATION"]) == (16, 24)
@@ -258,13 +261,13 @@ def test_bootstrap_ensemble_and_mismatched_metal(source_model):
     x, y = draw(30, 40, lambda v: truth(v) + 3)
     warnings = []
     run = run_transfer(source, path, prepared_from(x, y), TransferSettings(), ensemble=3,
-                       field="pb_mg_kg", monitor=Monitor(warning=warnings.append))
+                       samples_context=SamplesContext(field="pb_mg_kg"), monitor=Monitor(warning=warnings.append))
     assert run.model.ensemble_size == 3 and run.baseline.ensemble_size == 3
     assert len(run.model.provenance["beta"]) == 3 and "bootstrap" in run.ensemble_mode
     assert len({tuple(m[:3]) for m in run.model.members}) == 3    # different resamples
     assert any("looks like Pb" in text for text in warnings)
     again = run_transfer(source, path, prepared_from(x, y), TransferSettings(), ensemble=3,
-                         field="pb_mg_kg")
+                         samples_context=SamplesContext(field="pb_mg_kg"))
     assert model_to_bytes(again.model) == model_to_bytes(run.model)
 
 
@@ -301,7 +304,7 @@ def test_run_evaluation_and_report(tmp_path, source_model):
     x, y = draw(25, 60)
     x[0, 1] = 80.0                              # far outside the SLOPE training range
     run = run_evaluation(source, prepared_from(x, y, dropped=[("X", "nodata in factor(s) NDVI")]),
-                         path, field="cu")
+                         path, samples_context=SamplesContext(field="cu"))
     predicted = source.predict(x)[0]
     assert run.summary["RMSE"] == pytest.approx(rmse(predicted, y))
     assert run.summary["N"] == 25

@@ -127,6 +127,8 @@ def test_prepare_samples_removes_planted_maximum_and_reports_it(rasters):
 
 
 def test_sample_inputs_prepare_as_prepare_samples_and_describe_the_run(rasters):
+    from dataclasses import asdict
+
     from core.sampling import SampleInputs, prepare_samples
     xy = [centre(c, 3) for c in range(2, 12)]
     values = [20.0 + c for c in range(10)]
@@ -137,8 +139,8 @@ def test_sample_inputs_prepare_as_prepare_samples_and_describe_the_run(rasters):
     prepared = samples.prepare(["NDVI"], 3)
     expected = prepare_samples(points, rasters, ["NDVI"], "bilinear", "iqr", 2.0, 3)
     assert prepared.table.ids == expected.table.ids and "s4" not in prepared.table.ids
-    assert samples.run_fields() == {"field": "Cu", "n_points": 10, "sampling": "bilinear",
-                                    "outlier_threshold": 2.0, "crs_wkt": wkt(UTM)}
+    assert asdict(samples.context()) == {"field": "Cu", "n_points": 10, "sampling": "bilinear",
+                                             "outlier_threshold": 2.0, "crs_wkt": wkt(UTM)}
     assert samples.raster_paths == [source.path for source in rasters]
 
 

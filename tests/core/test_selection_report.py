@@ -48,7 +48,7 @@ def test_run_screens_sampled_factors_and_reports_everything(scene, tmp_path):
     run = run_selection(SampleInputs(points, sources), settings)
     used = np.ones(60, bool)
     used[:2] = False
-    assert run.result.n_samples == 58 and run.n_points == 60
+    assert run.result.n_samples == 58 and run.samples_context.n_points == 60
     assert dict(run.prepared.table.dropped).keys() == {"S0", "S1"}
     table = run.result.table.set_index("factor")
     expected_r = np.corrcoef(np.vstack([stack[:, used], metal[used]]))[-1, :3]
