@@ -9,7 +9,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
 from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.guards import check_factors_vary, check_training_samples
 from ..core.reports.training import write_training_outputs
-from ..core.science.gabp import DEFAULT_GOAL, MIN_TRAINING_SAMPLES, GABPSettings
+from ..core.science.gabp import DEFAULT_GOAL, MIN_TRAINABLE_SAMPLES, GABPSettings
 from ..core.science.network import n_params
 from ..core.science.splits import split_samples
 from ..core.sensors import factor_sensor
@@ -120,7 +120,7 @@ class TrainGaBpAlgorithm(NetworkTrainingAlgorithm):
 
         def train(samples, monitor):
             names = self.factor_names(parameters, self.FACTOR_NAMES, context)
-            prepared = samples.prepare(names or None, MIN_TRAINING_SAMPLES, monitor)
+            prepared = samples.prepare(names or None, MIN_TRAINABLE_SAMPLES, monitor)
             self.check_trainable(prepared, settings, parameters, context, monitor)
             monitor.set_progress(5)
             run = run_training(prepared, settings, fraction, monitor.child(5, 95),

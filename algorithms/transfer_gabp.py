@@ -9,7 +9,7 @@ from .compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.errors import SoilMetalError
 from ..core.model_file import file_sha256, load_model
 from ..core.reports.transfer import write_transfer_outputs
-from ..core.science.gabp import MIN_TRAINING_SAMPLES
+from ..core.science.gabp import MIN_TRAINABLE_SAMPLES
 from ..core.science.transfer import (
     DEFAULT_OUTPUT_ANCHOR,
     DEFAULT_PENALTY,
@@ -53,7 +53,7 @@ class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
         self.add_sample_inputs("Target sample points", factors_label="Factor rasters of the target period")
         self.add_parameter(QgsProcessingParameterNumber(
             self.TRAIN_SAMPLES, self.tr("Target samples for retraining"), integer, defaultValue=16,
-            minValue=MIN_TRAINING_SAMPLES, maxValue=100000))
+            minValue=MIN_TRAINABLE_SAMPLES, maxValue=100000))
         self.add_parameter(QgsProcessingParameterNumber(
             self.VALIDATION_FRACTION, self.tr("Share of the other samples used for validation"),
             double, defaultValue=0.2, minValue=0.0, maxValue=1.0))
@@ -131,7 +131,7 @@ class TransferGaBpAlgorithm(NetworkTrainingAlgorithm):
 
         def transfer(samples, monitor):
             check_model_factors(source, samples.sources, "The source model")
-            prepared = samples.prepare(source.factor_names, MIN_TRAINING_SAMPLES, monitor)
+            prepared = samples.prepare(source.factor_names, MIN_TRAINABLE_SAMPLES, monitor)
             monitor.set_progress(5)
             run = run_transfer(
                 source, source_path, prepared, settings,

@@ -20,7 +20,13 @@ MAX_GRID_VALUES = 10001
 # numbers come from a handful of samples. The paper's setting (4 hidden neurons, 7 factors:
 # 37 weights, 35 training samples) passes; 20 factors on 3 samples (89 weights) does not.
 SAMPLES_PER_WEIGHT = 0.5
-MIN_TRAINING_SAMPLES = 5
+# The fewest training samples trusted for any network, however few its weights (below it,
+# only ALLOW_FEW_SAMPLES trains; gabp.MIN_TRAINABLE_SAMPLES is the floor nothing overrides).
+MIN_TRUSTED_TRAINING_SAMPLES = 5
+
+# The fewest samples a statistic of the samples is computed on: with 2, a correlation is +-1,
+# both values are the quartiles (and |z| is 1 for both), and a variogram has a single pair.
+MIN_STATISTIC_SAMPLES = 3
 
 
 def grid_count(start, stop, step, name="BETA_GRID"):
@@ -70,7 +76,7 @@ def check_unique_names(names, parameter="FACTOR_NAMES"):
 
 def minimum_training_samples(n_weights):
     """The fewest training samples trusted for a network with n_weights weights and thresholds."""
-    return max(MIN_TRAINING_SAMPLES, math.ceil(SAMPLES_PER_WEIGHT * n_weights))
+    return max(MIN_TRUSTED_TRAINING_SAMPLES, math.ceil(SAMPLES_PER_WEIGHT * n_weights))
 
 
 def check_training_samples(n_train, n_weights, allow=False, warn=None, override="ALLOW_FEW_SAMPLES"):
@@ -81,7 +87,7 @@ def check_training_samples(n_train, n_weights, allow=False, warn=None, override=
         return needed
     message = (f"{n_train} training samples for a network with {n_weights} weights and thresholds: "
                f"at least {needed} are needed (half the weights, and at least "
-               f"{MIN_TRAINING_SAMPLES}), or the network can fit any sample values.")
+               f"{MIN_TRUSTED_TRAINING_SAMPLES}), or the network can fit any sample values.")
     if allow:
         if warn is not None:
             warn(message + f" {override} is set: trained anyway (not recommended).")

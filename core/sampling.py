@@ -10,7 +10,7 @@ import pandas as pd
 from . import raster_io
 from .blocks import Window
 from .errors import SoilMetalError
-from .guards import check_unique_names
+from .guards import MIN_STATISTIC_SAMPLES, check_unique_names
 
 SAMPLING_METHODS = ("nearest", "bilinear", "mean3x3")
 SAMPLING_LABELS = ("Pixel that holds the point", "Bilinear interpolation",
@@ -165,7 +165,7 @@ def _read_point(reader, bands, info, col, row, method):
     return reader.read(bands, Window(icol, irow, 1, 1))[:, 0, 0]
 
 
-def sample_factors(points, sources, factor_names=None, method="nearest", min_samples=3):
+def sample_factors(points, sources, factor_names=None, method="nearest", min_samples=MIN_STATISTIC_SAMPLES):
     """Read the named factors (all when None) at the points -> SampleTable of the valid samples.
 
     Points outside a raster, on nodata, or without a measured value are dropped with a reason;
@@ -245,7 +245,7 @@ class PreparedSamples:
 
 
 def prepare_samples(points, sources, factor_names=None, method="nearest", outliers="none",
-                    outlier_threshold=None, min_samples=3, monitor=None):
+                    outlier_threshold=None, min_samples=MIN_STATISTIC_SAMPLES, monitor=None):
     """Sample the factors at the points, then remove abnormal metal values (none/iqr/zscore)."""
     from .science.outliers import find_outliers
     table = sample_factors(points, sources, factor_names, method, min_samples=min_samples)
@@ -289,7 +289,7 @@ class SampleInputs:
         """The factor rasters' paths, in the order given."""
         return [source.path for source in self.sources]
 
-    def prepare(self, factor_names=None, min_samples=3, monitor=None):
+    def prepare(self, factor_names=None, min_samples=MIN_STATISTIC_SAMPLES, monitor=None):
         """The named factors (all when None) at the points, outliers removed -> PreparedSamples."""
         return prepare_samples(self.points, self.sources, factor_names, self.sampling,
                                self.outliers, self.outlier_threshold, min_samples, monitor)

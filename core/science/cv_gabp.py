@@ -11,7 +11,7 @@ import numpy as np
 
 from .cv import (DEFAULT_FOLDS, LOO_BELOW, SCHEMES, baseline_oof, check_fold_sizes,
                  cross_val_predict, cv_metrics, fold_rmse, make_splitter, model_scale_residual)
-from .gabp import MIN_TRAINING_SAMPLES, train_gabp
+from .gabp import MIN_TRAINABLE_SAMPLES, train_gabp
 from ..monitor import NULL_MONITOR, Monitor
 
 # Random streams derived from the user's seed, apart from the hold-out split's (7001) and
@@ -43,7 +43,7 @@ def scheme_from_index(index):
     return SCHEMES[index]
 
 
-def fold_labels(scheme, folds, x, coordinates, seed, min_train=MIN_TRAINING_SAMPLES):
+def fold_labels(scheme, folds, x, coordinates, seed, min_train=MIN_TRAINABLE_SAMPLES):
     """(scheme actually used, fold index (n,)) for the given scheme name and FOLDS."""
     splitter = make_splitter(scheme, int(folds), len(x), fold_generator(seed))
     labels = splitter.fold_labels(x, None, coordinates)

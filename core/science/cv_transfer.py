@@ -22,7 +22,7 @@ import numpy as np
 
 from .cv import baseline_oof, bootstrap_rmse_difference, cross_val_predict, fold_rmse
 from .cv_gabp import fold_labels, fold_model_generator, quiet_child
-from .gabp import MIN_TRAINING_SAMPLES, member_generators, train_gabp
+from .gabp import MIN_TRAINABLE_SAMPLES, member_generators, train_gabp
 from ..monitor import NULL_MONITOR
 from .transfer import transfer
 
@@ -97,7 +97,7 @@ def cross_validate_transfer(source, x, y, coordinates, settings, baseline_settin
     each (n,), fold_rmse {name: (k,)}, retrained (samples each fold was fitted on).
     """
     used, labels = fold_labels(scheme, folds, x, coordinates, settings.seed,
-                               min_train=MIN_TRAINING_SAMPLES)
+                               min_train=MIN_TRAINABLE_SAMPLES)
     count = int(np.unique(labels).size)
     monitor.info(f"Cross-validation on all {y.size} target samples: {used}, {count} folds; "
                  f"each fold retrains on up to {train_samples} samples of its training part.")

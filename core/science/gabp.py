@@ -16,7 +16,10 @@ from ..model_file import Model
 from ..monitor import NULL_MONITOR
 from .network import minmax_apply, minmax_fit
 
-MIN_TRAINING_SAMPLES = 3
+# The fewest samples GA-BP trains on at all, whatever ALLOW_FEW_SAMPLES says (a split, a CV fold
+# or a retraining set below it is refused); guards.MIN_TRUSTED_TRAINING_SAMPLES is the fewest
+# it trusts.
+MIN_TRAINABLE_SAMPLES = 3
 
 # The LM goal is RELATIVE: LM stops once the scaled training MSE is <= goal * variance of the
 # scaled training target, i.e. once the network leaves at most `goal` of the training variance
@@ -73,8 +76,8 @@ def check_training_data(x, y, factor_names, log_target=False):
         raise ValueError(f"x must be (n, L) and y (n,), got {x.shape} and {y.shape}")
     if x.shape[1] != len(factor_names):
         raise ValueError(f"{x.shape[1]} factor columns but {len(factor_names)} factor names")
-    if y.size < MIN_TRAINING_SAMPLES:
-        raise SoilMetalError(f"Only {y.size} training samples: at least {MIN_TRAINING_SAMPLES} "
+    if y.size < MIN_TRAINABLE_SAMPLES:
+        raise SoilMetalError(f"Only {y.size} training samples: at least {MIN_TRAINABLE_SAMPLES} "
                              "are needed. Add sample points or lower the validation fraction.")
     bad_rows = ~(np.isfinite(x).all(axis=1) & np.isfinite(y))
     if bad_rows.any():

@@ -23,6 +23,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ..errors import SoilMetalError
+from ..guards import MIN_STATISTIC_SAMPLES
 
 METHODS = ("none", "iqr", "zscore")
 # One label per METHODS entry, same order, for the Processing enum.
@@ -31,7 +32,6 @@ LABELS = ("None: keep every sample", "IQR rule (Tukey fences, k = 1.5 unless set
 DEFAULT_THRESHOLDS = {"none": None, "iqr": 1.5, "zscore": 3.0}
 # Scale that makes the MAD a consistent estimator of a normal distribution's std.
 MAD_TO_STD = 1.4826
-MIN_SAMPLES = 3
 
 
 class OutlierResult(NamedTuple):
@@ -90,10 +90,10 @@ def find_outliers(values, method="none", threshold=None, robust=False):
     n_finite = int(finite.sum())
     if method == "none":
         return OutlierResult(mask, [], method, None, -math.inf, math.inf, "")
-    if n_finite < MIN_SAMPLES:
+    if n_finite < MIN_STATISTIC_SAMPLES:
         return OutlierResult(mask, [], method, threshold, -math.inf, math.inf,
                              f"Outlier screening skipped: only {n_finite} valid values "
-                             f"(at least {MIN_SAMPLES} needed).")
+                             f"(at least {MIN_STATISTIC_SAMPLES} needed).")
     sample = values[finite]
     if method == "iqr":
         lower, upper, describe, note = _iqr_fences(sample, threshold)

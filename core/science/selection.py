@@ -32,8 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import SoilMetalError
+from ..guards import MIN_STATISTIC_SAMPLES
 
-MIN_SAMPLES = 3
 TABLE_COLUMNS = ["factor", "r", "p_value", "vif", "selected", "reason"]
 MLR_COLUMNS = ["model", "factors", "n_samples", "n_factors", "r2", "adj_r2", "rmse",
                "rmse_loo"]
@@ -172,10 +172,10 @@ def _screen(factors, y, min_abs_r, max_vif, always_include):
     reasons = {}
     frame, values, n_dropped = _complete_cases(factors, values, names, reasons)
     n = len(values)
-    if n < MIN_SAMPLES:
+    if n < MIN_STATISTIC_SAMPLES:
         raise SoilMetalError(
             f"Only {n} samples have a metal value and a value for every factor; at least "
-            f"{MIN_SAMPLES} are needed ({n_dropped} were dropped for missing values). Check "
+            f"{MIN_STATISTIC_SAMPLES} are needed ({n_dropped} were dropped for missing values). Check "
             f"that the points fall inside the factor rasters and the field has values.")
     if np.ptp(values) == 0:
         raise SoilMetalError(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SoilMetalError
-from .gabp import MIN_TRAINING_SAMPLES
+from .gabp import MIN_TRAINABLE_SAMPLES
 
 
 MIN_VALIDATION_SAMPLES = 2
@@ -48,10 +48,10 @@ def split_samples(n, validation_fraction, rng):
                              f"{validation_fraction:g}. Use 0.2 to hold out 20 % of the samples.")
     n_validation = 0 if validation_fraction == 0 else max(1, _rounded_count(validation_fraction, n))
     n_train = n - n_validation
-    if n_train < MIN_TRAINING_SAMPLES:
+    if n_train < MIN_TRAINABLE_SAMPLES:
         raise SoilMetalError(
             f"Only {n} valid samples: holding out {n_validation} for validation leaves {n_train} "
-            f"for training, and at least {MIN_TRAINING_SAMPLES} are needed. Lower "
+            f"for training, and at least {MIN_TRAINABLE_SAMPLES} are needed. Lower "
             "VALIDATION_FRACTION (0 = no hold-out) or add sample points.")
     order = rng.permutation(n)
     return Split(train=np.sort(order[n_validation:]), validation=np.sort(order[:n_validation]))
@@ -60,16 +60,16 @@ def split_samples(n, validation_fraction, rng):
 def split_transfer_samples(n, train_samples, validation_fraction, rng, dropped_text=""):
     """Seeded pick of train_samples of n target samples for retraining, then
     validation_fraction of the rest (at least MIN_VALIDATION_SAMPLES when > 0) -> Split."""
-    if train_samples < MIN_TRAINING_SAMPLES:
+    if train_samples < MIN_TRAINABLE_SAMPLES:
         raise SoilMetalError(f"TRAIN_SAMPLES is {train_samples}; at least "
-                             f"{MIN_TRAINING_SAMPLES} target samples are needed for retraining.")
+                             f"{MIN_TRAINABLE_SAMPLES} target samples are needed for retraining.")
     if not 0.0 <= validation_fraction <= 1.0:
         raise SoilMetalError(f"VALIDATION_FRACTION must be between 0 and 1, got "
                              f"{validation_fraction:g}.")
     needed_validation = MIN_VALIDATION_SAMPLES if validation_fraction > 0 else 0
     if n < train_samples + needed_validation:
         most = n - needed_validation
-        advice = (f"set TRAIN_SAMPLES to at most {most}" if most >= MIN_TRAINING_SAMPLES
+        advice = (f"set TRAIN_SAMPLES to at most {most}" if most >= MIN_TRAINABLE_SAMPLES
                   else "add target sample points")
         raise SoilMetalError(
             f"Only {n} valid target samples{dropped_text}, but TRAIN_SAMPLES = {train_samples} "

@@ -21,6 +21,7 @@ cos i <= MIN_COS_I (self-shadowed or grazing light) become nodata for them.
 import numpy as np
 
 from ..errors import SoilMetalError
+from ..guards import MIN_STATISTIC_SAMPLES
 
 METHODS = ("cosine", "c", "scs_c", "minnaert")
 METHOD_LABELS = {"cosine": "Cosine", "c": "C-correction", "scs_c": "SCS+C", "minnaert": "Minnaert"}
@@ -80,7 +81,7 @@ class Moments:
 
     def correlation(self):
         """Pearson r of y with x (NaN with fewer than 3 pairs or no variance)."""
-        if self.n < 3:
+        if self.n < MIN_STATISTIC_SAMPLES:
             return float("nan")
         sxx, syy, sxy = self._centred()
         if sxx <= 0 or syy <= 0:

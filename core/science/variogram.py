@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar, nnls
 
 from ..errors import SoilMetalError
+from ..guards import MIN_STATISTIC_SAMPLES
 
 MODELS = ("spherical", "exponential", "gaussian")
 GSTAT_NAMES = {"spherical": "Sph", "exponential": "Exp", "gaussian": "Gau"}
@@ -38,6 +39,9 @@ DEFAULT_CUTOFF_FRACTION = 1.0 / 3.0
 PURE_NUGGET_RATIO = 0.95
 # Significance level of the permutation test for spatial structure (structure_p_value).
 STRUCTURE_ALPHA = 0.05
+# A fitted model has three parameters (nugget, partial sill, range): fewer distance classes
+# than that cannot fix a range.
+MIN_FIT_CLASSES = 3
 _PAIR_CHUNK = 2_000_000      # distances computed per chunk: bounds memory for many samples
 
 
@@ -176,9 +180,9 @@ def empirical_variogram(x, y, values, cutoff=None, width=None, n_bins=DEFAULT_BI
         raise ValueError("x, y and values must have the same length")
     keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(values)
     x, y, values = x[keep], y[keep], values[keep]
-    if x.size < 3:
-        raise SoilMetalError(f"A variogram needs at least 3 samples with coordinates and a "
-                             f"value; {x.size} given: add samples.")
+    if x.size < MIN_STATISTIC_SAMPLES:
+        raise SoilMetalError(f"A variogram needs at least {MIN_STATISTIC_SAMPLES} samples with "
+                             f"coordinates and a value; {x.size} given: add samples.")
     if cutoff is None:
         cutoff = bounding_box_diagonal(x, y) * DEFAULT_CUTOFF_FRACTION
     if cutoff <= 0:
@@ -266,11 +270,11 @@ def fit_variogram(ev, model="spherical", nugget=None, psill=None, range_=None):
     """
     if model not in MODELS:
         raise SoilMetalError(f"Unknown variogram model '{model}': use one of {', '.join(MODELS)}.")
-    if ev.dist.size < 3 and range_ is None:
+    if ev.dist.size < MIN_FIT_CLASSES and range_ is None:
         raise SoilMetalError(
             f"The variogram could not be fitted: only {ev.dist.size} distance classes have "
-            "sample pairs (at least 3 are needed to fit a range). Add samples, or give the "
-            "variogram's range (and sills) yourself.")
+            f"sample pairs (at least {MIN_FIT_CLASSES} are needed to fit a range). Add samples, or "
+            "give the variogram's range (and sills) yourself.")
     if np.any(ev.dist <= 0):
         raise SoilMetalError("The variogram could not be fitted: a distance class has only "
                              "pairs at distance 0 (duplicate locations). Merge duplicate samples.")
@@ -368,7 +372,7 @@ def structure_p_value(x, y, values, model="spherical", rng=None, permutations=99
     counts = np.bincount(index, minlength=size)
     used = counts > 0
     dist = (np.bincount(index, weights=h, minlength=size)[used] / counts[used])
-    if used.sum() < 3 or np.any(dist <= 0):
+    if used.sum() < MIN_FIT_CLASSES or np.any(dist <= 0):
         return 1.0
     weights = counts[used] / dist ** 2
     ranges = np.exp(np.linspace(math.log(dist.min() / 100), math.log(dist.max() * 10), 61))

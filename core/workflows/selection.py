@@ -10,7 +10,8 @@ import pandas as pd
 from ..errors import SoilMetalError
 from ..monitor import NULL_MONITOR
 from ..sampling import SAMPLING_METHODS, SampleInputs, catalogue_factors, check_factors_found
-from ..science.selection import MIN_SAMPLES, SelectionResult, select_factors
+from ..guards import MIN_STATISTIC_SAMPLES
+from ..science.selection import SelectionResult, select_factors
 from ..text import format_number
 
 
@@ -69,7 +70,7 @@ def run_selection(samples, settings, monitor=NULL_MONITOR):
     candidates = list(catalogue_factors(samples.sources))
     check_always_include(settings.always_include, candidates)
     monitor.info(f"{len(candidates)} candidate factor(s): {', '.join(candidates)}.")
-    prepared = samples.prepare(None, MIN_SAMPLES, monitor)
+    prepared = samples.prepare(None, MIN_STATISTIC_SAMPLES, monitor)
     monitor.set_progress(50)
     monitor.check_cancelled()
     values = pd.Series(prepared.table.values, name=samples.field or "metal")

@@ -27,7 +27,7 @@ def test_sample_rule_follows_the_weight_count():
     paper = n_params(7, 4)                       # 7 factors, 4 hidden neurons
     assert paper == 37 and guards.minimum_training_samples(paper) == 19
     assert guards.minimum_training_samples(n_params(20, 4)) == 45   # 89 weights
-    assert guards.minimum_training_samples(n_params(1, 1)) == guards.MIN_TRAINING_SAMPLES
+    assert guards.minimum_training_samples(n_params(1, 1)) == guards.MIN_TRUSTED_TRAINING_SAMPLES
     assert guards.check_training_samples(35, paper) == 19
     with pytest.raises(SoilMetalError, match="3 training samples for a network with 89 weights"):
         guards.check_training_samples(3, n_params(20, 4))
