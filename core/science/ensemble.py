@@ -20,7 +20,8 @@ def ensemble_moments(outputs, log_target):
     for count, output in enumerate(outputs, start=1):
         value = np.exp(output) if log_target else output
         if count == 1:
-            mean, spread, centre = value, value * 0.0, output
+            # + 0.0 turns the -0.0 of a negative output into 0.0 (a single network has no spread).
+            mean, spread, centre = value, value * 0.0 + 0.0, output
             continue
         delta = value - mean
         mean = mean + delta / count
