@@ -200,12 +200,10 @@ def transfer_table(prepared_by_metal, table, seeds):
                     rows["base_mre"].append(summary["BASELINE_MRE"])
                     rows["mlr"].append(mlr_rmse(xt[split.train], yt[split.train],
                                                 xt[split.validation], yt[split.validation]))
-                lines.append(
-                    f"| {METALS[metal]} | {name} ({len(source.table)} -> {len(target.table)}) | "
-                    f"{ensemble} | {median(rows['own']):.1f} | {median(rows['tr']):.1f} | "
-                    f"{median(rows['base']):.1f} | {median(rows['mlr']):.1f} | "
-                    f"{median(rows['src']):.1f} | {median(rows['tr_mre']):.3f} | "
-                    f"{median(rows['base_mre']):.3f} | {wins(rows['tr'], rows['base'], seeds)} |")
+                rmses = [f"{median(rows[key]):.1f}" for key in ("own", "tr", "base", "mlr", "src")]
+                mres = [f"{median(rows[key]):.3f}" for key in ("tr_mre", "base_mre")]
+                lines.append(markdown_row(METALS[metal], f"{name} ({len(source.table)} -> {len(target.table)})",
+                                          ensemble, *rmses, *mres, wins(rows["tr"], rows["base"], seeds)))
     return "\n".join(lines)
 
 
