@@ -101,6 +101,8 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         algorithm = child.algorithm()
         if algorithm is None:
             return None
+        if child.algorithmId() == "native:raiseexception":
+            return self._raised_message(child, parameters)
         known, unknown = self._child_values(child, parameters)
         inputs = getattr(algorithm, "input_problem", None)
         outputs = getattr(algorithm, "_unwritable_outputs", None)
@@ -119,6 +121,46 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         if ok or any(re.search(rf"\b{re.escape(name)}\b", message) for name in unknown):
             return None
         return message
+
+
+    def _raised_message(self, child, parameters):
+        """The message a Raise-exception step whose condition depends on model inputs only would
+        stop the run with, or None. Evaluated here, its message reaches the exception on every
+        version (QGIS 3.22 gives it to the feedback only, with an empty exception, when the
+        model reaches the step)."""
+        from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextScope
+        from .algorithms.compat import MODEL_SOURCE_EXPRESSION, MODEL_SOURCE_STATIC
+        scope = QgsExpressionContextScope()
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if value is None:
+                value = definition.defaultValue()
+            if value is not None and definition.type() in ("number", "enum"):
+                try:  # qgis_process gives every value as text
+                    value = float(value) if definition.type() == "number" else int(value)
+                except (TypeError, ValueError):
+                    return None  # the model's own check reports a value that is no number
+            scope.setVariable(definition.name(), value)
+        expression_context = QgsExpressionContext()
+        expression_context.appendScope(scope)
+
+        def evaluated(name):
+            sources = child.parameterSources().get(name, [])
+            if len(sources) != 1:
+                return None
+            source = sources[0]
+            if source.source() == MODEL_SOURCE_STATIC:
+                text = source.staticValue()
+            elif source.source() == MODEL_SOURCE_EXPRESSION:
+                text = source.expression()
+            else:
+                return None
+            return QgsExpression(str(text)).evaluate(expression_context) if text else None
+
+        if not evaluated("CONDITION"):
+            return None
+        message = evaluated("MESSAGE")
+        return str(message) if message else None
 
 
 class SoilMetalProvider(QgsProcessingProvider):

@@ -72,3 +72,5 @@ MODEL_SOURCE_STATIC = pick("ProcessingModelChildParameterSource", "StaticValue",
                            QgsProcessingModelChildParameterSource, "StaticValue")
 MODEL_SOURCE_PARAMETER = pick("ProcessingModelChildParameterSource", "ModelParameter",
                               QgsProcessingModelChildParameterSource, "ModelParameter")
+MODEL_SOURCE_EXPRESSION = pick("ProcessingModelChildParameterSource", "Expression",
+                               QgsProcessingModelChildParameterSource, "Expression")
