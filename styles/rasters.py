@@ -27,6 +27,7 @@ from qgis.PyQt.QtGui import QColor
 
 from ..core.science import classes
 from ..core.science.classes import nice_breaks
+from ..core.science.map_shares import AOA_THRESHOLD_KEY
 from ..core.errors import SoilMetalError
 from ..core.outputs import final_path
 from ..core.raster_io import band_metadata_item, read_band_sample
@@ -35,7 +36,6 @@ from ..algorithms.compat import SHADER_DISCRETE
 
 KINDS = ("content", "lower", "upper", "spread", "width", "igeo", "cf", "exceedance", "aoa",
          "aoa_mask", "residual", "factors")
-AOA_THRESHOLD_KEY = "AOA_THRESHOLD"
 
 
 def style_path(raster_path):

@@ -27,6 +27,8 @@ import numpy as np
 
 from ..errors import SoilMetalError
 
+# The band metadata key that holds an AOA raster's DI threshold: the mapping workflow writes it,
+# the statistics workflow and the AOA style read it.
 AOA_THRESHOLD_KEY = "AOA_THRESHOLD"
 # An exceedance probability above LIKELY means "above with confidence", above POSSIBLE "possibly
 # above": the tails of a 90 % central interval.

@@ -21,6 +21,7 @@ from ..sampling import catalogue_factors, resolve_factors
 from ..science.aoa import ApplicabilityReference
 from ..science.ensemble import PixelModel, factors_outside
 from ..science.intervals import check_coverage, check_threshold, distribution_of
+from ..science.map_shares import AOA_THRESHOLD_KEY
 from .map_kriging import map_kriging
 
 EXTRAPOLATION_MODES = ("keep", "mask", "aoa")
@@ -170,7 +171,7 @@ def run_mapping(model, sources, rasters, settings=None, monitor=NULL_MONITOR):
     wanted = resolve_factors(catalogue_factors(sources), model.factor_names)
     reference = _applicability(model, settings.extrapolation, "aoa" in rasters or settings.aoa_mask, monitor)
     if reference is not None:
-        bands["aoa"][1].update({"AOA_THRESHOLD": f"{reference.threshold:.6g}",
+        bands["aoa"][1].update({AOA_THRESHOLD_KEY: f"{reference.threshold:.6g}",
                                 "AOA_WEIGHTS": reference.describe_weights()})
     grid = raster_io.raster_info(sources[0].path, sources[0].layer_name)
     if kriging:
