@@ -60,6 +60,12 @@ def outlier_text(prepared, threshold):
     return f"{method} (threshold {format_number(threshold) if threshold is not None else 'default'})"
 
 
+def report_metal(run):
+    """The metal a model report names: the model's, else the measured field (a model file
+    that records no metal)."""
+    return run.model.metal or run.samples_context.field
+
+
 def sample_reading_rows(run, sampling_title="Factor value at a point"):
     """The Settings rows saying how a run's samples were read: the factor value at a point and
     the outlier rule applied (run has prepared and samples_context)."""

@@ -6,14 +6,14 @@ from .html import HtmlReport, write_json, write_table_csv, write_text_atomic
 from ..text import format_number
 from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import figures_json_path, float_cells, metrics_frame, sample_reading_rows, samples_section
+from .common import (figures_json_path, float_cells, metrics_frame, report_metal, sample_reading_rows,
+                     samples_section)
 
 
 def build_evaluation_report(run):
     """The evaluatemodel HTML report of an EvaluationRun -> HtmlReport."""
     model, metrics = run.model, run.metrics
-    metal = model.metal or run.samples_context.field
-    report = HtmlReport(f"Evaluation of the {metal} model")
+    report = HtmlReport(f"Evaluation of the {report_metal(run)} model")
     report.paragraph(f"The model's predictions compared with the measured content; the "
                      f"metrics describe {run.label}.")
     for text, kind in independence_notes(run.independence, run.include_training,
@@ -62,7 +62,7 @@ def build_evaluation_report(run):
     if outside.any():
         sets["outside (extrapolation)"] = (shown["measured"][outside],
                                            shown["predicted"][outside])
-    report.figure(predicted_vs_measured(sets, title=f"{metal}: predicted vs measured"),
+    report.figure(predicted_vs_measured(sets, title=f"{report_metal(run)}: predicted vs measured"),
                   caption="Predicted vs measured content; the dashed line is 1:1")
     report.heading("Per sample")
     display = run.predictions.drop(columns=["x", "y"]).rename(columns={

@@ -11,8 +11,8 @@ from .html import HtmlReport
 from ..text import format_number
 from .figures import bar_figure, predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, sample_reading_rows, samples_section,
-                     scaled_rmse, target_unit, write_outputs)
+from .common import (SPLIT_LABELS, float_cells, metrics_frame, report_metal, sample_reading_rows,
+                     samples_section, scaled_rmse, target_unit, write_outputs)
 from .figures import ga_figure, lm_figure
 
 
@@ -65,8 +65,7 @@ def _ensemble_section(report, run):
 def build_training_report(run):
     """The traingabp HTML report of a TrainingRun -> HtmlReport."""
     model, settings, split = run.model, run.settings, run.split
-    title_metal = model.metal or run.samples_context.field
-    report = HtmlReport(f"GA-BP model for {title_metal}")
+    report = HtmlReport(f"GA-BP model for {report_metal(run)}")
     report.paragraph(
         "GA-BP (Yang et al. 2023, section 3.2.1): a genetic algorithm seeds all weights and "
         "thresholds of a 3-layer BP network, then Levenberg-Marquardt trains it on the training "
@@ -121,7 +120,7 @@ def build_training_report(run):
     if split.validation.size:
         sets["validation"] = (run.predictions["measured"].to_numpy()[split.validation],
                               run.predictions["predicted"].to_numpy()[split.validation])
-    report.figure(predicted_vs_measured(sets, title=f"{title_metal}: predicted vs measured"),
+    report.figure(predicted_vs_measured(sets, title=f"{report_metal(run)}: predicted vs measured"),
                   caption="Predicted vs measured content; the dashed line is 1:1")
     cv_section(report, model.cv, model.samples, model.log_target)
     kriging_section(report, model)

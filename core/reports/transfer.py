@@ -13,8 +13,8 @@ from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
 from ..workflows.common import sample_ids_of
 from ..workflows.transfer import MODEL_COLUMNS
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, sample_reading_rows, samples_section,
-                     scaled_rmse, target_unit, write_outputs)
+from .common import (SPLIT_LABELS, float_cells, metrics_frame, report_metal, sample_reading_rows,
+                     samples_section, scaled_rmse, target_unit, write_outputs)
 from .figures import beta_grid_figure, transfer_curve_figure
 
 
@@ -39,8 +39,7 @@ def _outside_frame(run):
 def build_transfer_report(run):
     """The transfergabp HTML report of a TransferRun -> HtmlReport."""
     model, source, split, settings = run.model, run.source, run.split, run.settings
-    metal = model.metal or run.samples_context.field
-    report = HtmlReport(f"Tr-GA-BP transfer for {metal}")
+    report = HtmlReport(f"Tr-GA-BP transfer for {report_metal(run)}")
     report.paragraph(
         "Tr-GA-BP (Yang et al. 2023, section 3.2.2): the weights and thresholds W_S of a GA-BP "
         "model of the source period are transferred as W_T = beta * W_S. beta0 is the value of "
@@ -114,7 +113,7 @@ def build_transfer_report(run):
     measured = run.predictions["measured"].to_numpy()[rows]
     sets = {title: (measured, run.predictions[f"predicted_{key}"].to_numpy()[rows])
             for key, title in MODEL_COLUMNS}
-    report.figure(predicted_vs_measured(sets, title=f"{metal}: {which} samples"),
+    report.figure(predicted_vs_measured(sets, title=f"{report_metal(run)}: {which} samples"),
                   caption=f"Predicted vs measured on the {which} samples for the three models; "
                           "the dashed line is 1:1")
 
