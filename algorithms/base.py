@@ -15,7 +15,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import PARAMETER_ADVANCED, pick
-from .help_render import (first_sentence, help_url, parameter_help, render_html, render_text,
+from .help_render import (PLUGIN_DIR, first_sentence, help_url, parameter_help, render_html, render_text,
                           rich_help_wanted, search_tags)
 from .parameter_checks import destinations, input_problem, unwritable_outputs
 from ..core.errors import Cancelled, SoilMetalError
@@ -24,7 +24,6 @@ from ..core.monitor import Monitor, cancel_on_signals
 from ..core.outputs import OutputTransaction
 from ..core.sampling import FactorSource
 
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_DIR = os.path.join(PLUGIN_DIR, "help")
 ICON_PATH = os.path.join(PLUGIN_DIR, "icons", "soilmetal.svg")
 

@@ -15,6 +15,7 @@ from html import escape
 from qgis.core import (QgsApplication, QgsProcessingDestinationParameter, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum)
 
+# The plugin folder (the parent of algorithms/): metadata.txt, help/ and icons/ are in it.
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README_SECTION = "algorithms"        # the README heading "## Algorithms" lists every algorithm
 

@@ -31,8 +31,7 @@ from ..science.residual_kriging import (
 )
 from ..science.variogram import VariogramModel, empirical_variogram
 from ..text import format_number
-
-NAN = float("nan")
+from .cv_verdict import NAN, metric_value
 
 
 def sample_metres(samples):
@@ -133,8 +132,7 @@ def stored_record(model):
 def kriging_summary(model):
     """{"RK_CV_RMSE": ...}: NaN without a kriging record (CV off)."""
     record = stored_record(model) if model.cv is not None else None
-    value = NAN if record is None else record["metrics"].get("RMSE")
-    return {"RK_CV_RMSE": NAN if value is None else float(value)}
+    return {"RK_CV_RMSE": metric_value(record["metrics"] if record is not None else None, "RMSE")}
 
 
 def verdict_text(model):

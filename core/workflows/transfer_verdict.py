@@ -10,8 +10,8 @@ import numpy as np
 from ..science.cv import cv_metrics
 from ..science.metrics import UNIT
 from ..text import format_number
+from .cv_verdict import NAN
 
-NAN = float("nan")
 CV_COLUMNS = (("Tr-GA-BP", "Tr-GA-BP"), ("GA-BP", "GA-BP (from scratch)"),
               ("Source", "Source model unchanged"), ("mean", "training mean"),
               ("mlr", "linear regression (MLR)"))

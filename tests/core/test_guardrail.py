@@ -245,3 +245,44 @@ def test_workflows_write_only_through_the_raster_writer(path):
 def test_writer_rule_catches_a_report_save():
     assert {"HtmlReport", "save", "write_json"} <= called_names(
         "report = HtmlReport('x')\nreport.save(path)\nio.write_json(data, path)")
+
+
+# A module-level constant is defined in one module and imported wherever else it is needed: two
+# definitions of one name drift apart (AOA_THRESHOLD_KEY once stood in styles/ and core/, and
+# MIN_TRAINING_SAMPLES was 5 in guards and 3 in gabp). These names are different things in each
+# module, each read through its own module or imported under another name.
+SAME_NAME_DIFFERENT_THINGS = {
+    "METHODS": "the outlier rules, the topographic corrections and the transfer optimisers",
+    "METHOD_LABELS": "the topographic corrections' names and transfergabp's METHOD options",
+    "TABLE_COLUMNS": "selectfactors' factor table and contentstatistics' class table",
+}
+PLUGIN_PACKAGES = ("core", "algorithms", "styles")
+
+
+def module_constants(source):
+    """The upper-case names a module assigns at its top level."""
+    names = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            for name in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(name, ast.Name) and name.id.isupper() and not name.id.startswith("_"):
+                    names.add(name.id)
+    return names
+
+
+def test_each_module_constant_is_defined_once():
+    defined = {}
+    for package in PLUGIN_PACKAGES:
+        for path in sorted((CORE.parent / package).rglob("*.py")):
+            for name in module_constants(path.read_text(encoding="utf-8")):
+                defined.setdefault(name, []).append(str(path.relative_to(CORE.parent)))
+    twins = {name: paths for name, paths in defined.items()
+             if len(paths) > 1 and name not in SAME_NAME_DIFFERENT_THINGS}
+    assert not twins, f"constants defined in more than one module (import one of them): {twins}"
+
+
+def test_constant_rule_reads_top_level_assignments_only():
+    source = "A = 1\nB, C = 2, 3\nD: int = 4\n_E = 5\nlower = 6\nclass K:\n    F = 'F'\n"
+    assert module_constants(source) == {"A", "B", "C", "D"}
