@@ -1,7 +1,7 @@
 """Map classes in one place: the content map's legend, contentstatistics' Table 7, and the
 standard classes of the pollution indices (Muller's Igeo 0-6, Hakanson's CF), with their colours.
 
-The style sidecars (algorithms/styling.py) and the statistics (core/workflows/statistics.py) both
+The style sidecars (styles/rasters.py) and the statistics (core/workflows/statistics.py) both
 take their classes from here, so a content map opens in QGIS with the same classes that Table 7
 of its statistics report counts. Arrays in, breaks out: reading a raster file's sample is the
 workflow's part (core.workflows.statistics.map_content_breaks).
