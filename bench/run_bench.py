@@ -23,6 +23,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -297,6 +298,30 @@ def task_training():
     report(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+class LoadWatch:
+    """The highest 1-minute load average seen while the bench runs (sampled every 10 s): the bench
+    itself keeps at most about two processes busy, so more means other work shared the machine."""
+
+    def __init__(self, every=10.0):
+        self.highest = os.getloadavg()[0]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, every):
+        while not self._stop.wait(every):
+            self.highest = max(self.highest, os.getloadavg()[0])
+
+    def sentence(self):
+        """One line for BENCHMARKS.md on how busy the machine was."""
+        self._stop.set()
+        cores = os.cpu_count() or 1
+        verdict = ("the machine was otherwise quiet" if self.highest <= cores + 0.5 else
+                   "other work shared the machine: absolute times are inflated, the ratios (each pass "
+                   "alternating with its floor) are the better figure; re-run on a quiet machine")
+        return f"Highest 1-minute load average during the run: {self.highest:.1f} on {cores} cores ({verdict})."
+
+
 def main():
     """Run every measurement and write BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -312,6 +337,7 @@ def main():
          "kriging_kernel": task_kriging_kernel}[args.task](*args.args)
         return
     work = pathlib.Path(args.work)
+    load = LoadWatch()
     print("Preparing full-scene inputs (once) ...", flush=True)
     factors, landsat, model = make_inputs(work)
     rows = []
@@ -340,6 +366,7 @@ def main():
     lines = ["# Benchmarks", "",
              f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
              f"{os.cpu_count()} cores, Python {platform.python_version()}, in one run, side by side.", "",
+             load.sentence(), "",
              "## Raster passes against the I/O floor", "",
              "The floor is a plain GDAL pass over the same blocks: it reads the same bands and writes the "
              "same number of Float32 bands with the same creation options (tiled, band-interleaved, "
