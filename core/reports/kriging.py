@@ -5,6 +5,7 @@ core/workflows/kriging_record.py computed (model.cv["kriging"])."""
 import numpy as np
 
 from ..science.metrics import UNIT
+from ..science.residual_kriging import NO_STRUCTURE
 from ..science.variogram import STRUCTURE_ALPHA, VariogramModel
 from ..text import format_number
 from ..workflows.kriging_record import stored_record, verdict_text
@@ -69,8 +70,10 @@ def kriging_section(report, model, model_name="GA-BP"):
                 text += (f" Permutation test of spatial structure: p = {p_value:.2g} "
                          f"(significant at {STRUCTURE_ALPHA:g}).")
         report.paragraph(text)
-    if record.get("note"):
-        report.paragraph(f"Notes: {record['note']}.")
+    # The verdict note below says when there is no structure; the notes keep what it does not.
+    notes = [part for part in str(record.get("note") or "").split("; ") if part and part != NO_STRUCTURE]
+    if notes:
+        report.paragraph("Notes: {}.".format("; ".join(notes)))
     report.note(verdict_text(model), "info" if record["structure"] else "warning")
     report.table(cv_frame(model.cv, {model_name: model.cv["metrics"],
                                      f"{model_name} + kriged residuals": record["metrics"]}),

@@ -141,7 +141,7 @@ def verdict_text(model):
     cv_rmse = float(model.cv["metrics"]["RMSE"])
     rk_rmse = float(record["metrics"]["RMSE"])
     if not record["structure"]:
-        return f"Residual kriging: {NO_STRUCTURE} (the residuals show no spatial structure)."
+        return f"Residual kriging: {NO_STRUCTURE}; leave RESIDUAL_KRIGING off."
     change = 100.0 * (rk_rmse - cv_rmse) / cv_rmse if cv_rmse > 0 else NAN
     if rk_rmse < cv_rmse:
         return (f"Residual kriging lowers the cross-validated RMSE from {format_number(cv_rmse)} to "

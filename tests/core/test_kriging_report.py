@@ -144,3 +144,15 @@ def test_transfer_with_few_target_samples_borrows_the_source_variogram():
     assert borrowed.sill == pytest.approx(np.var(target.cv["residual"], ddof=1))
     many = model_with_cv(n=60, seed=9)
     assert transfer_kriging_record(many, source)[0]["variogram_source"] == "target"
+
+
+def test_no_structure_is_said_once_with_what_to_do():
+    model = model_with_cv(structured=False, seed=5)
+    record, _ = kriging_record(model)
+    assert not record["structure"]
+    model.cv["kriging"] = record
+    report = HtmlReport("t")
+    kriging_section(report, model)
+    html = report.to_html()
+    assert html.count("kriging adds nothing") == 1, html
+    assert "leave RESIDUAL_KRIGING off" in html
