@@ -64,6 +64,14 @@ class ShippedModel(QgsProcessingModelAlgorithm):
                 return False, f"{child.description()} ({child.algorithmId()}): {message}"
         return True, ""
 
+    def _input_value(self, name, parameters):
+        """A model input's value as given, else its default (None for an unknown input)."""
+        value = parameters.get(name)
+        if value is None:
+            definition = self.parameterDefinition(name)
+            value = definition.defaultValue() if definition else None
+        return value
+
     def _child_values(self, child, parameters):
         """(the child's parameter values known before the run, names of those not known)."""
         from .algorithms.compat import MODEL_SOURCE_PARAMETER, MODEL_SOURCE_STATIC
@@ -82,11 +90,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
                 if source.source() == MODEL_SOURCE_STATIC:
                     values.append(source.staticValue())
                 elif source.source() == MODEL_SOURCE_PARAMETER:
-                    value = parameters.get(source.parameterName())
-                    if value is None:
-                        model_parameter = self.parameterDefinition(source.parameterName())
-                        value = model_parameter.defaultValue() if model_parameter else None
-                    values.append(value)
+                    values.append(self._input_value(source.parameterName(), parameters))
                 else:
                     values = None  # another step's output or an expression: known only at run time
                     break
@@ -132,9 +136,7 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         from .algorithms.compat import MODEL_SOURCE_EXPRESSION, MODEL_SOURCE_STATIC
         scope = QgsExpressionContextScope()
         for definition in self.parameterDefinitions():
-            value = parameters.get(definition.name())
-            if value is None:
-                value = definition.defaultValue()
+            value = self._input_value(definition.name(), parameters)
             if value is not None and definition.type() in ("number", "enum"):
                 try:  # qgis_process gives every value as text
                     value = float(value) if definition.type() == "number" else int(value)
