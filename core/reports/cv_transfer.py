@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..text import format_number
 from ..workflows.cv_verdict import SCHEME_TEXT
-from ..workflows.transfer_verdict import CV_COLUMNS, cv_table, recommended_model, verdict_sentence
+from ..workflows.transfer_verdict import CV_COLUMNS, recommended_model, verdict_sentence
 from .cv import cv_frame
 
 NOT_USED = "the source network was not used by this member (beta0 = 0)"
@@ -38,7 +38,7 @@ def transfer_cv_section(report, run):
         f"fitted on the same (up to) {run.cv['retrained']} samples (TRAIN_SAMPLES) drawn from "
         "the fold's training part and predict the held-out fold; the source model is applied "
         "unchanged. The verdict compares Tr-GA-BP with GA-BP from scratch sample by sample.")
-    table = cv_table(run)
+    table = run.cv_table
     report.table(cv_frame(None, {title: table[key] for key, title in CV_COLUMNS}),
                  float_format=format_number,
                  caption="Cross-validated error (out-of-fold predictions); RMSE fold sd = "
@@ -54,7 +54,7 @@ def transfer_cv_figure_data(run):
     if run.cv is not None:
         data["cv"] = {"scheme": run.cv["scheme"], "fold": [int(v) for v in run.cv["labels"]],
                       "retrained_per_fold": run.cv["retrained"],
-                      "metrics": cv_table(run),
+                      "metrics": run.cv_table,
                       "prediction": {key: [float(v) for v in pred]
                                      for key, pred in run.cv["predictions"].items()},
                       "fold_rmse": {key: [float(v) for v in values]

@@ -5,6 +5,7 @@ cross-validated on every target sample and the verdict -> TransferRun.
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 from ..science.cv import DEFAULT_FOLDS
 from ..science.cv_gabp import cv_record, fold_labels, samples_record
 from ..science.cv_transfer import cross_validate_transfer, fit_transfer, transfer_verdict
-from .transfer_verdict import recommended_model, transfer_cv_summary, transfer_lead_notes
+from .transfer_verdict import cv_metrics_by_model, recommended_model, transfer_cv_summary, transfer_lead_notes
 from ..science.gabp import GABPSettings, train_gabp
 from .kriging_record import kriging_record, kriging_summary, transfer_kriging_record
 from ..model_file import Model
@@ -52,6 +53,12 @@ class TransferRun:
     def negative_transfer(self):
         """True when the verdict (bootstrap interval above 0) is negative transfer."""
         return self.verdict.get("verdict") == "negative"
+
+    @cached_property
+    def cv_table(self):
+        """{key: cv metrics} of the five models out of fold (empty without CV): the recommendation,
+        the log, the summary and the report all read it, so it is computed once."""
+        return cv_metrics_by_model(self)
 
     @property
     def recommended(self):

@@ -21,8 +21,9 @@ TITLE = {"Tr-GA-BP": "Tr-GA-BP", "GA-BP": "GA-BP from scratch",
          "Source": "the source model unchanged"}
 
 
-def cv_table(run):
-    """{key: cv metrics} of the five models on the out-of-fold predictions (empty without CV)."""
+def cv_metrics_by_model(run):
+    """{key: cv metrics} of the five models on the out-of-fold predictions (empty without CV);
+    TransferRun.cv_table holds it, computed once."""
     if run.cv is None:
         return {}
     y = run.predictions["measured"].to_numpy(dtype=float)
@@ -33,7 +34,7 @@ def cv_table(run):
 def _rmse_of(run, key):
     """The RMSE the comparison rests on: out-of-fold with CV, else on the validation samples."""
     if run.cv is not None:
-        return cv_table(run)[key]["RMSE"]
+        return run.cv_table[key]["RMSE"]
     return run.metrics[key]["validation"]["RMSE"]
 
 
@@ -86,7 +87,7 @@ def transfer_lead_notes(run):
                      ", the lowest of the three, though the difference may be within the "
                      "noise") + ".", "info"))
     if run.cv is not None:
-        table = cv_table(run)
+        table = run.cv_table
         if not table[key]["RMSE"] < table["mean"]["RMSE"]:
             notes.append((f"{TITLE[key].capitalize()} does not beat predicting the mean of the "
                           f"retraining samples (cross-validated RMSE "
@@ -103,7 +104,7 @@ def transfer_cv_summary(run):
             "SOURCE_CV_RMSE")
     if run.cv is None:
         return dict.fromkeys(keys, NAN)
-    table = cv_table(run)
+    table = run.cv_table
     tr = table["Tr-GA-BP"]
     return {"CV_RMSE": tr["RMSE"], "CV_MRE": tr["MRE"], "CV_R2": tr["R2"],
             "MEAN_CV_RMSE": table["mean"]["RMSE"], "MLR_CV_RMSE": table["mlr"]["RMSE"],
