@@ -107,11 +107,6 @@ def metrics_frame(columns):
     return pd.DataFrame(frame)
 
 
-def float_cells(value):
-    """Table number format: 4 significant digits."""
-    return format_number(value)
-
-
 def write_outputs(model, model_path, report=None, report_path=None, table=None,
                   table_path=None, figure_data=None, extra_models=()):
     """Write the model file(s), then report (+ figure JSON) and table; returns the JSON path.

@@ -6,7 +6,7 @@ from .html import HtmlReport, write_json, write_table_csv, write_text_atomic
 from ..text import format_number
 from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import (figures_json_path, float_cells, metrics_frame, report_metal, sample_reading_rows,
+from .common import (figures_json_path, metrics_frame, report_metal, sample_reading_rows,
                      samples_section)
 
 
@@ -35,7 +35,7 @@ def build_evaluation_report(run):
 
     report.heading("Accuracy")
     report.table(metrics_frame({run.label[0].upper() + run.label[1:]: metrics}),
-                 float_format=float_cells,
+                 float_format=format_number,
                  caption="RMSE = sqrt(mean((predicted - measured)\u00b2)); MRE = "
                          "mean(|predicted - measured| / measured); MAE = mean absolute error; "
                          "R\u00b2 = 1 - SS_res / SS_tot")
@@ -69,7 +69,7 @@ def build_evaluation_report(run):
         "sample_id": "sample", "ensemble_std": "ensemble std",
         "outside_training_range": "outside training range",
         "model_sample_role": "at a model sample (its role)", "evaluated": "in the metrics"})
-    report.table(display, float_format=float_cells,
+    report.table(display, float_format=format_number,
                  caption=f"Measured and predicted content ({UNIT}), error = predicted - measured")
     return report
 

@@ -11,7 +11,7 @@ from .html import HtmlReport
 from ..text import format_number
 from .figures import bar_figure, predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, report_metal, sample_reading_rows,
+from .common import (SPLIT_LABELS, metrics_frame, report_metal, sample_reading_rows,
                      samples_section, scaled_rmse, target_unit, write_outputs)
 from .figures import ga_figure, lm_figure
 
@@ -58,7 +58,7 @@ def _ensemble_section(report, run):
                              "the ensemble"),
                   caption=f"{which.capitalize()} RMSE of each network on its own and of the "
                           "ensemble mean")
-    report.table(members, float_format=float_cells,
+    report.table(members, float_format=format_number,
                  caption=f"RMSE ({UNIT}) of each network on its own")
 
 
@@ -105,7 +105,7 @@ def build_training_report(run):
     columns = {"Training": run.metrics["train"], "Validation": run.metrics["validation"]}
     if split.validation.size:
         columns["Validation, predicting the training mean (reference)"] = run.mean_predictor
-    report.table(metrics_frame(columns), float_format=float_cells,
+    report.table(metrics_frame(columns), float_format=format_number,
                  caption="RMSE = sqrt(mean((predicted - measured)\u00b2)); MRE = "
                          "mean(|predicted - measured| / measured); MAE = mean absolute error; "
                          "R\u00b2 = 1 - SS_res / SS_tot")
@@ -139,7 +139,7 @@ def build_training_report(run):
         f"network {index}: {stop}" for index, stop in enumerate(stops, start=1)) + ".")
 
     report.heading("Per sample")
-    report.table(_per_sample_display(run.predictions), float_format=float_cells,
+    report.table(_per_sample_display(run.predictions), float_format=format_number,
                  caption=f"Every valid sample: split, measured and predicted content ({UNIT}), "
                          "error = predicted - measured, ensemble std (0 for one network), and "
                          "whether a factor lies outside the training range")

@@ -13,7 +13,7 @@ from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
 from ..workflows.common import sample_ids_of
 from ..workflows.transfer import MODEL_COLUMNS
-from .common import (SPLIT_LABELS, float_cells, metrics_frame, report_metal, sample_reading_rows,
+from .common import (SPLIT_LABELS, metrics_frame, report_metal, sample_reading_rows,
                      samples_section, scaled_rmse, target_unit, write_outputs)
 from .figures import beta_grid_figure, transfer_curve_figure
 
@@ -64,7 +64,7 @@ def build_transfer_report(run):
             report.note(f"On the validation samples the source model applied unchanged does "
                         f"better than the transferred model (RMSE {format_number(source_rmse)} "
                         f"vs {format_number(tr_rmse)} {UNIT}).", "warning")
-    report.table(_table5_frame(run), float_format=float_cells,
+    report.table(_table5_frame(run), float_format=format_number,
                  caption=f"Estimation error on the {split.validation.size} target validation "
                          f"samples (not used for retraining); MRE as a fraction and in %")
     transfer_cv_section(report, run)
@@ -72,7 +72,7 @@ def build_transfer_report(run):
     report.heading("Beta of every network")
     report.paragraph(f"BETA (returned) is the median of the networks' betas: "
                      f"{format_number(float(np.median(model.provenance['beta'])))}.")
-    report.table(beta_rows(model), float_format=float_cells,
+    report.table(beta_rows(model), float_format=format_number,
                  caption="beta0: the grid value whose beta0 * W_S fits the retraining samples "
                          "best; beta: after optimising beta and W_T together")
 
@@ -140,7 +140,7 @@ def build_transfer_report(run):
     else:
         report.paragraph("Every target sample lies within the source model's factor and content "
                          "ranges.")
-    report.table(_outside_frame(run), float_format=float_cells,
+    report.table(_outside_frame(run), float_format=format_number,
                  caption="Factor ranges of the source training samples and of the target samples")
     table = run.prepared.table
     if outside["samples"]:
@@ -157,7 +157,7 @@ def build_transfer_report(run):
         "sample_id": "sample", "predicted_GA-BP": "GA-BP (from scratch)",
         "predicted_Tr-GA-BP": "Tr-GA-BP", "predicted_Source": "source unchanged",
         "ensemble_std_Tr-GA-BP": "Tr-GA-BP ensemble std",
-        "outside_source_range": "outside source range"}), float_format=float_cells,
+        "outside_source_range": "outside source range"}), float_format=format_number,
         caption=f"Every valid target sample: split, measured and predicted content ({UNIT})")
     return report
 
