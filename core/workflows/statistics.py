@@ -146,13 +146,6 @@ def is_auto(class_breaks):
     return isinstance(class_breaks, str) and class_breaks.strip().lower() == classes.AUTO
 
 
-def resolve_class_breaks(class_breaks, path, band=1):
-    """The class breaks of a run: "auto" -> the map's legend classes, else the given breaks."""
-    if is_auto(class_breaks):
-        return map_content_breaks(path, int(band))
-    return parse_class_breaks(class_breaks)
-
-
 def _references(reference_mean, reference_max, reference_min, reference_std, index_writer):
     """The reference values checked -> {mean, max, min, std}; an index raster needs the mean."""
     reference = {"mean": _optional_number(reference_mean, "REFERENCE_MEAN", positive=True),
@@ -189,8 +182,8 @@ def run_content_statistics(path, band=1, class_breaks=DEFAULT_CLASS_BREAKS, refe
     if not 1 <= band <= info.band_count:
         raise SoilMetalError(f"Raster '{path}' has {info.band_count} band(s); BAND {band} does "
                              "not exist. Choose the band that holds the content.")
-    if is_auto(class_breaks):
-        breaks = resolve_class_breaks(class_breaks, path, band)
+    if is_auto(class_breaks):  # given breaks were parsed (and checked) before the raster opened
+        breaks = map_content_breaks(path, band)
     name = content_name(info.band_names[band - 1])
     companions, shares = _companions(info, threshold, lower_path, upper_path, exceedance_path,
                                      aoa_path)
