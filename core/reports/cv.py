@@ -14,7 +14,7 @@ from ..workflows.cv_verdict import SCHEME_TEXT, metric_value, verdict_text
 from .figures import predicted_vs_measured
 
 
-def cv_lead_note(report, cv, log_target=False, model_name="The model"):
+def cv_lead_note(report, cv, model_name="The model"):
     """Add the CV verdict at the top of a report (or say that CV was off)."""
     if cv is None:
         report.note("Cross-validation was off (CV = 0): only the hold-out below judges the "

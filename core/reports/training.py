@@ -71,7 +71,7 @@ def build_training_report(run):
         "thresholds of a 3-layer BP network, then Levenberg-Marquardt trains it on the training "
         "samples. The held-out validation samples measure how well the model predicts samples "
         "it has not seen.")
-    cv_lead_note(report, model.cv, model.log_target)
+    cv_lead_note(report, model.cv)
     report.heading("Settings")
     report.key_values({
         "Measured field": run.samples_context.field,

@@ -57,7 +57,7 @@ def build_transfer_report(run):
     if not has_validation:
         report.note("VALIDATION_FRACTION is 0: no target samples were kept for validation, "
                     "so the hold-out table is empty (shown as \u2014).", "warning")
-    elif has_validation:
+    else:
         source_rmse = run.metrics["Source"]["validation"]["RMSE"]
         tr_rmse = run.metrics["Tr-GA-BP"]["validation"]["RMSE"]
         if source_rmse < tr_rmse:
