@@ -46,6 +46,10 @@ class Monitor:
         elif self._info is not None:
             self._info("Warning: " + str(message))
 
+    def note(self, message, kind="info"):
+        """Log a report note (text, kind): a warning when kind is "warning", else information."""
+        (self.warning if kind == "warning" else self.info)(message)
+
     def child(self, start, end):
         """A monitor whose 0-100 maps onto [start, end] of this one's range."""
         span = self._end - self._start

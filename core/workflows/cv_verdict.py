@@ -56,4 +56,4 @@ def verdict_text(cv, model_name="The model"):
 def log_cv_result(cv, monitor):
     """Log the CV verdict (a warning when the model does not beat the mean)."""
     text, kind = verdict_text(cv)
-    (monitor.warning if kind == "warning" else monitor.info)(text)
+    monitor.note(text, kind)

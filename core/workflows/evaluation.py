@@ -105,7 +105,7 @@ def run_evaluation(model, prepared, model_path="", monitor=NULL_MONITOR,
     independence = match_model_samples(model, table.x, table.y, samples_context.crs_wkt)
     used = np.ones(y.size, dtype=bool) if include_training else ~independence.at_model_sample
     for text, kind in independence_notes(independence, include_training, y.size):
-        (monitor.warning if kind == "warning" else monitor.info)(text)
+        monitor.note(text, kind)
     if not used.any():
         raise SoilMetalError(
             f"All {y.size} evaluation samples lie at samples the model was trained or validated "

@@ -216,4 +216,4 @@ def _log_transfer_result(run, monitor):
         monitor.info(f"Validation ({run.split.validation.size} samples): " + "; ".join(parts)
                      + ".")
     for text, kind in transfer_lead_notes(run):
-        (monitor.warning if kind == "warning" else monitor.info)(text)
+        monitor.note(text, kind)
