@@ -91,9 +91,6 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
     ALGORITHM_ID = ""
     DISPLAY_NAME = ""
     GROUP = "factors"
-    # Parameters holding a soilmetal model file, checked before the run starts (besides those
-    # declared with add_model_file).
-    MODEL_PARAMETERS = ()
 
     def name(self):
         """Fixed, lowercase id (never translated)."""
@@ -207,8 +204,8 @@ class SoilMetalAlgorithm(QgsProcessingAlgorithm):
         self._model_files = getattr(self, "_model_files", ()) + (name,)
 
     def model_parameters(self):
-        """Names of the parameters that hold a model file: MODEL_PARAMETERS and add_model_file's."""
-        return tuple(dict.fromkeys(tuple(self.MODEL_PARAMETERS) + getattr(self, "_model_files", ())))
+        """Names of the parameters that hold a model file (declared with add_model_file)."""
+        return tuple(dict.fromkeys(getattr(self, "_model_files", ())))
 
     def add_optional_file_output(self, name, label, file_filter):
         """Declare an optional file destination (report, table): written only when asked for.

@@ -1,7 +1,7 @@
 """predictcontent: a model applied to factor rasters, block by block."""
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
@@ -26,7 +26,6 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
     GROUP = "mapping"
 
     MODEL = "MODEL"
-    MODEL_PARAMETERS = (MODEL,)
     FACTORS = "FACTORS"
     EXTRAPOLATION = "EXTRAPOLATION"
     COVERAGE = "COVERAGE"
@@ -52,7 +51,7 @@ class PredictContentAlgorithm(SoilMetalAlgorithm):
 
     def initAlgorithm(self, config=None):
         """Declare parameters and outputs."""
-        self.add_parameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="json"))
+        self.add_model_file(self.MODEL, "Model file")
         self.add_parameter(QgsProcessingParameterMultipleLayers(
             self.FACTORS, self.tr("Factor rasters"), SOURCE_RASTER))
         self.add_parameter(QgsProcessingParameterNumber(
