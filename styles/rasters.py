@@ -283,10 +283,3 @@ def style_output(context, path, kind, metal="Content", breaks=None, threshold=No
         details.setPostProcessor(ContentMapStyler((id(context), final), style_path(final) if qml else None,
                                                  title))
     return qml
-
-
-
-def style_content_output(context, output_path, metal, kind="content"):
-    """Sidecar and load-time style of a content ("content") or spread ("uncertainty") map
-    (kept for callers written before style_output; new code calls style_output)."""
-    return style_output(context, output_path, "spread" if kind == "uncertainty" else kind, metal)
