@@ -15,25 +15,18 @@ import argparse
 import json
 import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from demo.run_demo import ALWAYS_INCLUDE, METALS, PYTHON, Runner, map_error  # noqa: E402
+from demo.generate_demo_data import main as generate_demo_data  # noqa: E402
+from demo.run_demo import ALWAYS_INCLUDE, METALS, Runner, map_error  # noqa: E402
 
 DAYS = {"2017": "20171215", "2019": "20191118"}
 C_CORRECTION = 1
 SPECTRAL_BANDS = [0, 1, 2, 3, 4, 5]  # B2..B7 as reflectance: spectralindices FACTORS indices
-
-
-def demo_data(folder):
-    """The demo data folder, generated when absent (as make demo-data does)."""
-    if not (folder / "demo_metadata.json").exists():
-        subprocess.run([PYTHON, str(ROOT / "demo" / "generate_demo_data.py"), str(folder)], check=True)
-    return folder
 
 
 def images(runner, data, out):
@@ -78,7 +71,8 @@ def main():
     parser.add_argument("--thresholds", type=float, nargs="+", default=[1.5, 3.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     options = parser.parse_args()
-    data = demo_data(pathlib.Path(options.data))
+    data = pathlib.Path(options.data)
+    generate_demo_data([str(data)])  # as make demo-data: nothing to do when the data are complete
     out = pathlib.Path(tempfile.mkdtemp(prefix="soilmetal-topo-cv-"))
     runner = Runner(out)
     try:
