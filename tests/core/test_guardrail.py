@@ -65,12 +65,6 @@ def test_the_gdal_package_holds_only_its_listed_modules():
     assert sorted(GDAL_PACKAGE.rglob("*.py")) == sorted(GDAL_MODULES)
 
 
-def test_the_search_is_recursive():
-    """rglob reaches every subpackage: the walk finds as many files as os.walk does."""
-    walked = [p for folder in [CORE, *[d for d in CORE.rglob("*") if d.is_dir()]] for p in folder.glob("*.py")]
-    assert sorted(walked) == CORE_FILES
-
-
 @pytest.mark.parametrize("folder", sorted({p.parent for p in CORE_FILES}), ids=lambda p: str(p.relative_to(CORE)))
 def test_every_core_folder_is_a_package(folder):
     assert (folder / "__init__.py").exists(), f"{folder} holds modules but no __init__.py"
@@ -128,31 +122,14 @@ def test_relative_targets_resolve_from_the_package(source, package, expected):
 LAYER_RULES = (("core/workflows", "core.reports", "a workflow returns a Run; its report is core/reports/'s job"),)
 TOP_LEVEL_FORBIDDEN = (("core.workflows", "a foundation module must not depend on a workflow"),
                        ("core.reports", "a foundation module must not depend on a report"))
-# Run modules still at the top of core/ until their helper moves them into core/workflows/ or
-# core/reports/: each entry names what it may still import. Delete an entry when its module moves;
-# the list only shrinks.
-TOP_LEVEL_NOT_YET_MOVED = {}
 
 
 @pytest.mark.parametrize("forbidden, why", TOP_LEVEL_FORBIDDEN, ids=[rule[0] for rule in TOP_LEVEL_FORBIDDEN])
 @pytest.mark.parametrize("path", [p for p in CORE_FILES if p.parent == CORE], ids=lambda p: p.name)
 def test_top_level_core_does_not_import_workflows_or_reports(path, forbidden, why):
-    if forbidden in TOP_LEVEL_NOT_YET_MOVED.get(path.name, ()):
-        pytest.skip(f"{path.name} is still to be moved out of the top level")
     targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
     bad = sorted(t for t in targets if t == forbidden or t.startswith(forbidden + "."))
     assert not bad, f"{path.name} imports {bad}: {why}"
-
-
-def test_the_not_yet_moved_list_only_names_modules_that_need_it():
-    """An allow-list entry whose module moved, or no longer imports the layer, must be deleted."""
-    for name, layers in TOP_LEVEL_NOT_YET_MOVED.items():
-        path = CORE / name
-        assert path.exists(), f"{name} moved: delete its TOP_LEVEL_NOT_YET_MOVED entry"
-        targets = relative_targets(path.read_text(encoding="utf-8"), package_of(path))
-        for layer in layers:
-            assert any(t == layer or t.startswith(layer + ".") for t in targets), \
-                f"{name} no longer imports {layer}: delete it from TOP_LEVEL_NOT_YET_MOVED"
 
 
 @pytest.mark.parametrize("folder, forbidden, why", LAYER_RULES, ids=[rule[0] for rule in LAYER_RULES])
