@@ -240,8 +240,6 @@ def compare_models(transfer, maps, truth, sources):
     for key, result in maps.items():
         rows[key]["map"] = map_error(result["OUTPUT"], truth)
         rows[key]["coverage"] = interval_coverage(result["OUTPUT_LOWER"], result["OUTPUT_UPPER"], truth)
-    for row in rows.values():
-        row["cv"]["N"] = row["cv"].get("N")
     rows["_info"] = {"n_cv": len(observed), "n_train": n_train, "scheme": tr["cv"].get("scheme"),
                      "folds": tr["cv"].get("folds")}
     return rows
@@ -252,11 +250,8 @@ def factor_correlations(table):
     import csv
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    key = next((k for k in rows[0] if k.lower() in ("r", "pearson_r", "correlation")), None) if rows else None
-    name = next((k for k in rows[0] if k.lower() in ("factor", "name")), None) if rows else None
-    if key is None or name is None:
-        return {}
-    return {row[name]: float(row[key]) for row in rows if row[key] not in ("", None)}
+    # The table's columns are core.science.selection.TABLE_COLUMNS ("factor", "r", ...).
+    return {row["factor"]: float(row["r"]) for row in rows if row["r"]}
 
 
 MODEL_ORDER = ("training mean", "MLR", "GA-BP", "GA-BP + kriged residuals", "Tr-GA-BP",
