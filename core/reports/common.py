@@ -123,12 +123,18 @@ def write_outputs(model, model_path, report=None, report_path=None, table=None,
     for extra_model, extra_path in extra_models:
         if extra_path:
             save_model(extra_model, extra_path)
+    taken = [model_path] + [p for _, p in extra_models]
+    return write_report_files(html, report_path, figure_data, table, table_path, taken)
+
+
+def write_report_files(html, report_path=None, figure_data=None, table=None, table_path=None, taken=()):
+    """Write a report's HTML (+ its figure JSON, on a path no model or table file holds) and its
+    table; returns the JSON path (None when none was written)."""
     json_path = None
     if html is not None:
         write_text_atomic(report_path, html)
         if figure_data is not None:
-            taken = [model_path, table_path] + [p for _, p in extra_models]
-            json_path = figures_json_path(report_path, taken)
+            json_path = figures_json_path(report_path, [table_path, *taken])
             write_json(figure_data, json_path)
     if table is not None and table_path:
         write_table_csv(table, table_path)

@@ -2,12 +2,12 @@
 """
 
 from ..workflows.evaluation import independence_notes
-from .html import HtmlReport, write_json, write_table_csv, write_text_atomic
+from .html import HtmlReport
 from ..text import format_number
 from .figures import predicted_vs_measured
 from ..science.metrics import UNIT
-from .common import (figures_json_path, metrics_frame, report_metal, sample_reading_rows,
-                     samples_section)
+from .common import (metrics_frame, report_metal, sample_reading_rows,
+                     samples_section, write_report_files)
 
 
 def build_evaluation_report(run):
@@ -87,13 +87,6 @@ def evaluation_figure_data(run):
 
 def write_evaluation_outputs(run, report_path=None, table_path=None):
     """Write the evaluatemodel report (+ figure JSON) and per-sample CSV."""
-    report = build_evaluation_report(run) if report_path else None
-    html = report.to_html() if report is not None else None
-    json_path = None
-    if html is not None:
-        write_text_atomic(report_path, html)
-        json_path = figures_json_path(report_path, [table_path, run.model_path])
-        write_json(evaluation_figure_data(run), json_path)
-    if table_path:
-        write_table_csv(run.predictions, table_path)
-    return json_path
+    html = build_evaluation_report(run).to_html() if report_path else None
+    figure_data = evaluation_figure_data(run) if html is not None else None
+    return write_report_files(html, report_path, figure_data, run.predictions, table_path, [run.model_path])
