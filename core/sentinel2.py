@@ -273,11 +273,8 @@ class Sentinel2Source(BandSource):
                 + "".join(f" {band} resampled from {res} m." for band, res in self.resampled.items()))
 
     def read_raw(self, window):
-        """{key: raw DN float64 block}."""
-        raw = {key: self._readers[key].read([1], window)[0] for key in self.keys}
-        for values in raw.values():
-            values[values == raster_io.NODATA] = 0   # outside a resampled band: NODATA DN
-        return raw
+        """{key: raw DN float64 block}; NaN outside a resampled band (its VRT's nodata)."""
+        return {key: self._readers[key].read([1], window)[0] for key in self.keys}
 
     def to_reflectance(self, raw):
         """DN blocks -> surface reflectance."""
