@@ -24,7 +24,7 @@ from .cv import baseline_oof, bootstrap_rmse_difference, cross_val_predict, fold
 from .cv_gabp import fold_labels, fold_model_generator, quiet_child
 from .gabp import MIN_TRAINABLE_SAMPLES, member_generators, train_gabp
 from ..monitor import NULL_MONITOR
-from .transfer import transfer
+from .transfer import transfer, transferred_factor_ranges
 
 BOOTSTRAP_STREAM = 7002          # the bootstrap resamples of a single-network source
 VERDICT_STREAM = 7103            # the bootstrap of the verdict
@@ -48,11 +48,7 @@ def _bootstrap_transfer(source, x_train, y_train, settings, count, seed, monitor
     provenance = dict(first.provenance)
     for key in ("beta", "beta0", "grid_mse"):
         provenance[key] = [model.provenance[key][0] for model in models]
-    training_ranges = {name: [float(low), float(high)] for name, low, high
-                       in zip(source.factor_names, x_train.min(axis=0), x_train.max(axis=0))}
-    factor_ranges = {name: [min(source.factor_ranges[name][0], training_ranges[name][0]),
-                            max(source.factor_ranges[name][1], training_ranges[name][1])]
-                     for name in source.factor_names}
+    factor_ranges = transferred_factor_ranges(source, x_train)
     return replace(first, members=[model.members[0] for model in models],
                    curves=[model.curves[0] for model in models], provenance=provenance,
                    factor_ranges=factor_ranges)

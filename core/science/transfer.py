@@ -266,6 +266,14 @@ def outside_source_ranges(source, x, target):
     }
 
 
+def transferred_factor_ranges(source, x):
+    """{factor: [low, high]} of a transferred model: the union of the source model's ranges and
+    those of the target samples x (n, L). The network was shaped by the source samples and fitted
+    to the target samples, so it extrapolates only outside both."""
+    return {name: [min(source.factor_ranges[name][0], float(low)), max(source.factor_ranges[name][1], float(high))]
+            for name, low, high in zip(source.factor_names, x.min(axis=0), x.max(axis=0))}
+
+
 def transfer(source, x_train, y_train, settings=None, rng=None, monitor=NULL_MONITOR, metal=None):
     """Tr-GA-BP: adapt source (Model) to target samples x_train (n, L), y_train (n,) in mg/kg.
 
@@ -308,13 +316,7 @@ def transfer(source, x_train, y_train, settings=None, rng=None, monitor=NULL_MON
         monitor.info(f"member {index + 1}/{source.ensemble_size}: beta0 {beta0:g}, "
                      f"beta {beta:.4f} ({curve['stop']})")
 
-    training_ranges = {name: [float(low), float(high)] for name, low, high
-                       in zip(source.factor_names, x.min(axis=0), x.max(axis=0))}
-    # The transferred network was shaped by the source samples and fitted to the target
-    # samples, so it is extrapolating only outside both.
-    factor_ranges = {name: [min(source.factor_ranges[name][0], training_ranges[name][0]),
-                            max(source.factor_ranges[name][1], training_ranges[name][1])]
-                     for name in source.factor_names}
+    factor_ranges = transferred_factor_ranges(source, x)
     provenance = {
         "source_sha256": None,
         "source_method": source.method,
